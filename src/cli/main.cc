@@ -1,0 +1,64 @@
+// herald: the event gateway and its companion commands (DESIGN.md section 5).
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "cli/client.h"
+#include "cli/serve.h"
+#include "config/config.h"
+
+namespace {
+
+using herald::config::Config;
+
+// Resolves the configuration of a subcommand or exits with a message.
+Config ResolveOrExit(const herald::config::FlagValues& flags) {
+  Config config;
+  std::string error;
+  if (!herald::config::Resolve(flags, &config, &error)) {
+    std::cerr << "herald: " << error << "\n";
+    std::exit(2);
+  }
+  return config;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Herald: a real-time event gateway over WebSocket"};
+  app.require_subcommand(1);
+
+  herald::config::FlagValues serve_flags, token_flags, publish_flags, subscribe_flags;
+  auto* serve = app.add_subcommand("serve", "run the gateway");
+  herald::config::AddFlags(*serve, serve_flags);
+
+  herald::cli::TokenArgs token_args;
+  auto* token = app.add_subcommand("token", "mint a development JWT with the HS256 secret");
+  token->add_option("--sub", token_args.sub, "user ID (the sub claim)")->required();
+  token->add_option("--ttl", token_args.ttl, "lifetime: 90s, 15m, 1h, 2d")->capture_default_str();
+  herald::config::AddFlags(*token, token_flags);
+
+  herald::cli::PublishArgs publish_args;
+  auto* publish = app.add_subcommand("publish", "publish one event to a running gateway");
+  publish->add_option("event", publish_args.event, "event name")->required();
+  publish->add_option("data", publish_args.data, "JSON payload");
+  publish->add_option("--users", publish_args.users, "comma-separated audience (user IDs)");
+  herald::config::AddFlags(*publish, publish_flags);
+
+  herald::cli::SubscribeArgs subscribe_args;
+  auto* subscribe = app.add_subcommand("subscribe", "print events matching patterns");
+  subscribe->add_option("patterns", subscribe_args.patterns, "event patterns")->required();
+  subscribe->add_option("--sub", subscribe_args.sub, "user ID to connect as")
+      ->capture_default_str();
+  subscribe->add_option("--token", subscribe_args.token, "use this JWT instead of minting one");
+  herald::config::AddFlags(*subscribe, subscribe_flags);
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (serve->parsed()) return herald::cli::Serve(ResolveOrExit(serve_flags));
+  if (token->parsed()) return herald::cli::Token(ResolveOrExit(token_flags), token_args);
+  if (publish->parsed()) return herald::cli::Publish(ResolveOrExit(publish_flags), publish_args);
+  if (subscribe->parsed()) {
+    return herald::cli::Subscribe(ResolveOrExit(subscribe_flags), subscribe_args);
+  }
+  return 2;
+}

@@ -1,0 +1,13 @@
+// Include this instead of <boost/asio.hpp>.
+//
+// Note: Boost 1.74's awaitable.hpp uses std::exchange without including
+// <utility>, which g++ 12 in C++20 mode rejects (TOOLCHAIN.md).
+#pragma once
+
+#include <boost/asio.hpp>
+#include <utility>
+
+namespace herald {
+namespace asio = boost::asio;
+using tcp = boost::asio::ip::tcp;
+}  // namespace herald
