@@ -1,8 +1,10 @@
 #include "membership/store.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -76,6 +78,30 @@ TEST_F(StoreTest, ReopenKeepsEveryMembershipAndTombstone) {
   EXPECT_EQ(monster.audience.users, Users({"a", "b"}));
   Resolution opponent = index.Apply("encounters.e2.opponents.o.deleted", "", nullptr, now_ms + 1);
   EXPECT_EQ(opponent.audience.users, Users({"a"}));
+}
+
+TEST_F(StoreTest, SigkillAfterWritesLosesNothing) {
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::string error;
+    std::unique_ptr<Store> store = Store::Open(path_, &error);
+    if (!store) ::_exit(3);
+    MembershipIndex index(IndexOptions{}, store.get());
+    BuildMemberships(index, 1'000'000);
+    ::raise(SIGKILL);  // no destructor, no checkpoint, no close
+    ::_exit(4);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+
+  std::unique_ptr<Store> store = OpenOrFail();
+  MembershipIndex index(IndexOptions{}, store.get());
+  EXPECT_EQ(index.GroupMembers("g1"), Users({"a", "b"}));
+  EXPECT_EQ(index.RegionMembers("r"), Users({"a"}));
+  EXPECT_EQ(index.RegionMembers("r2"), Users({"d"}));
+  EXPECT_EQ(index.tombstone_count(), 2u);
 }
 
 TEST_F(StoreTest, ExpiredTombstonesArePurgedFromTheFile) {
