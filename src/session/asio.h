@@ -4,8 +4,10 @@
 // <utility>, which g++ 12 in C++20 mode rejects (TOOLCHAIN.md).
 #pragma once
 
-#include <boost/asio.hpp>
+// clang-format off
 #include <utility>
+#include <boost/asio.hpp>
+// clang-format on
 
 namespace herald {
 namespace asio = boost::asio;
