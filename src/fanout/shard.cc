@@ -38,7 +38,7 @@ std::shared_ptr<session::Session> Shard::Adopt(tcp::socket socket, std::string u
   bool admitted = user_limiter_.TryAcquire(user);
   auto s = std::make_shared<session::Session>(std::move(socket), *this, stats_, limits_, id, user);
   sessions_.emplace(s.get(), s);
-  if (admitted) sessions_by_user_[user].push_back(s.get());
+  if (admitted) Attach(*s);
   *admitted_out = admitted;
   return s;
 }
@@ -59,23 +59,29 @@ void Shard::CloseAll(protocol::CloseCode code, std::string_view reason) {
   for (auto& s : open) s->Close(code, reason);
 }
 
-void Shard::AddSubscription(session::Session& s, const std::string& pattern) {
+void Shard::Attach(session::Subscriber& s) { by_user_[s.user()].push_back(&s); }
+
+bool Shard::Detach(session::Subscriber& s) {
+  for (const std::string& pattern : s.patterns()) RemoveSubscription(s, pattern);
+  auto it = by_user_.find(s.user());
+  if (it == by_user_.end() || std::erase(it->second, &s) == 0) return false;
+  if (it->second.empty()) by_user_.erase(it);
+  return true;
+}
+
+void Shard::AddSubscription(session::Subscriber& s, const std::string& pattern) {
   trie_.Add(pattern, &s);
   stats_.subscriptions.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Shard::RemoveSubscription(session::Session& s, const std::string& pattern) {
+void Shard::RemoveSubscription(session::Subscriber& s, const std::string& pattern) {
   if (trie_.Remove(pattern, &s)) stats_.subscriptions.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void Shard::SessionClosed(session::Session& s) {
-  for (const std::string& pattern : s.patterns()) RemoveSubscription(s, pattern);
+void Shard::SessionClosed(session::Subscriber& s) {
   sessions_.erase(&s);
-  // A session refused at connect is not listed and holds no slot.
-  auto it = sessions_by_user_.find(s.user());
-  if (it == sessions_by_user_.end() || std::erase(it->second, &s) == 0) return;
-  if (it->second.empty()) sessions_by_user_.erase(it);
-  user_limiter_.Release(s.user());
+  // A session refused at connect was never attached and holds no slot.
+  if (Detach(s)) user_limiter_.Release(s.user());
 }
 
 void Shard::Deliver(const OutboundEvent& event) {
@@ -90,8 +96,8 @@ void Shard::Deliver(const OutboundEvent& event) {
   // 5 then costs the same among 500 or 50,000 subscribers of `groups.>`.
   std::size_t audience_sessions = 0;
   for (const std::string& user : audience.users) {
-    auto it = sessions_by_user_.find(user);
-    if (it != sessions_by_user_.end()) audience_sessions += it->second.size();
+    auto it = by_user_.find(user);
+    if (it != by_user_.end()) audience_sessions += it->second.size();
   }
   if (audience_sessions == 0) return;
   if (audience_sessions < trie_.CountMatches(event.name)) {
@@ -103,7 +109,7 @@ void Shard::Deliver(const OutboundEvent& event) {
 
 void Shard::DeliverToMatches(const OutboundEvent& event) {
   const AudienceSet& audience = *event.audience;
-  trie_.ForEachMatch(event.name, [&](session::Session* s) {
+  trie_.ForEachMatch(event.name, [&](session::Subscriber* s) {
     if (s->last_event_stamp == event_stamp_) return;
     s->last_event_stamp = event_stamp_;
     if (audience.Contains(s->user())) Offer(s, event);
@@ -112,9 +118,9 @@ void Shard::DeliverToMatches(const OutboundEvent& event) {
 
 void Shard::DeliverToAudience(const OutboundEvent& event) {
   for (const std::string& user : event.audience->users) {
-    auto it = sessions_by_user_.find(user);
-    if (it == sessions_by_user_.end()) continue;
-    for (session::Session* s : it->second) {
+    auto it = by_user_.find(user);
+    if (it == by_user_.end()) continue;
+    for (session::Subscriber* s : it->second) {
       if (s->last_event_stamp == event_stamp_) continue;
       s->last_event_stamp = event_stamp_;
       if (s->Matches(event.name)) Offer(s, event);
@@ -122,6 +128,6 @@ void Shard::DeliverToAudience(const OutboundEvent& event) {
   }
 }
 
-void Shard::Offer(session::Session* s, const OutboundEvent& event) { s->Deliver(event.frame); }
+void Shard::Offer(session::Subscriber* s, const OutboundEvent& event) { s->Deliver(event.frame); }
 
 }  // namespace herald::fanout

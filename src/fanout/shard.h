@@ -45,10 +45,17 @@ class Shard : public session::SessionHost {
 
   std::size_t session_count() const { return sessions_.size(); }
 
+  // Shard thread. Lists a subscriber under its user for audience walks;
+  // Detach removes it and all its subscriptions. Adopt() attaches sessions;
+  // tests and benchmarks attach fakes.
+  void Attach(session::Subscriber& s);
+  // Returns false if s was not attached.
+  bool Detach(session::Subscriber& s);
+
   // SessionHost.
-  void AddSubscription(session::Session& s, const std::string& pattern) override;
-  void RemoveSubscription(session::Session& s, const std::string& pattern) override;
-  void SessionClosed(session::Session& s) override;
+  void AddSubscription(session::Subscriber& s, const std::string& pattern) override;
+  void RemoveSubscription(session::Subscriber& s, const std::string& pattern) override;
+  void SessionClosed(session::Subscriber& s) override;
 
   // Shard thread. Delivers one event to every matching session allowed to
   // see it, once per session. Public for tests and benchmarks.
@@ -57,7 +64,7 @@ class Shard : public session::SessionHost {
  private:
   void DeliverToMatches(const OutboundEvent& event);
   void DeliverToAudience(const OutboundEvent& event);
-  void Offer(session::Session* s, const OutboundEvent& event);
+  void Offer(session::Subscriber* s, const OutboundEvent& event);
 
   const int index_;
   asio::io_context io_{1};
@@ -65,9 +72,9 @@ class Shard : public session::SessionHost {
   UserLimiter& user_limiter_;
   session::SessionStats stats_;
 
-  core::SubscriptionTrie<session::Session*> trie_;
-  std::unordered_map<std::string, std::vector<session::Session*>> sessions_by_user_;
-  std::unordered_map<session::Session*, std::weak_ptr<session::Session>> sessions_;
+  core::SubscriptionTrie<session::Subscriber*> trie_;
+  std::unordered_map<std::string, std::vector<session::Subscriber*>> by_user_;
+  std::unordered_map<session::Subscriber*, std::weak_ptr<session::Session>> sessions_;
   std::uint64_t next_session_id_ = 1;
   std::uint64_t event_stamp_ = 0;
 };

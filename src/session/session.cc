@@ -55,12 +55,12 @@ FramePtr MakeTextFrame(std::string_view message) {
 
 Session::Session(tcp::socket socket, SessionHost& host, SessionStats& stats,
                  const SessionLimits& limits, std::uint64_t id, std::string user)
-    : socket_(std::move(socket)),
+    : Subscriber(std::move(user)),
+      socket_(std::move(socket)),
       host_(host),
       stats_(stats),
       limits_(limits),
       id_(id),
-      user_(std::move(user)),
       reader_(limits.max_message_bytes),
       command_tokens_(limits.command_burst),
       last_refill_(Clock::now()),
@@ -225,11 +225,6 @@ void Session::Unsubscribe(const std::string& pattern) {
   if (it == patterns_.end()) return;  // exact pattern only; unknown is a no-op
   host_.RemoveSubscription(*this, *it);
   patterns_.erase(it);
-}
-
-bool Session::Matches(std::string_view name) const {
-  return std::any_of(patterns_.begin(), patterns_.end(),
-                     [name](const std::string& p) { return core::PatternMatches(p, name); });
 }
 
 void Session::SendError(ClientError error, std::string_view message) {

@@ -20,12 +20,10 @@
 #include "protocol/protocol.h"
 #include "session/asio.h"
 #include "session/stats.h"
+#include "session/subscriber.h"
 #include "session/ws_frame.h"
 
 namespace herald::session {
-
-// An encoded WebSocket frame shared, immutable, by every receiver.
-using FramePtr = std::shared_ptr<const std::string>;
 
 // Builds a shared text frame holding message.
 FramePtr MakeTextFrame(std::string_view message);
@@ -53,13 +51,13 @@ class Session;
 class SessionHost {
  public:
   virtual ~SessionHost() = default;
-  virtual void AddSubscription(Session& session, const std::string& pattern) = 0;
-  virtual void RemoveSubscription(Session& session, const std::string& pattern) = 0;
+  virtual void AddSubscription(Subscriber& session, const std::string& pattern) = 0;
+  virtual void RemoveSubscription(Subscriber& session, const std::string& pattern) = 0;
   // Last call: the host forgets the session (and its subscriptions).
-  virtual void SessionClosed(Session& session) = 0;
+  virtual void SessionClosed(Subscriber& session) = 0;
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public Subscriber, public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, SessionHost& host, SessionStats& stats, const SessionLimits& limits,
           std::uint64_t id, std::string user);
@@ -75,24 +73,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Queues a shared frame. A session whose queue would pass the limit is
   // closed with 1013 instead (the frame is dropped and counted).
-  void Deliver(const FramePtr& frame);
+  void Deliver(const FramePtr& frame) override;
 
   // Starts the closing handshake; the session ends when the peer answers or
   // after close_timeout. Further deliveries are dropped.
   void Close(protocol::CloseCode code, std::string_view reason);
 
-  // True if one of this session's patterns matches name. Used when walking a
-  // small audience instead of the subscription index.
-  bool Matches(std::string_view name) const;
-
   std::uint64_t id() const { return id_; }
-  const std::string& user() const { return user_; }
-  const std::unordered_set<std::string>& patterns() const { return patterns_; }
   bool open() const { return state_ == State::kOpen; }
-
-  // The last event this session was offered; the shard uses it to deliver
-  // an event once however many of the session's patterns match.
-  std::uint64_t last_event_stamp = 0;
 
  private:
   enum class State { kOpen, kClosing, kClosed };
@@ -120,14 +108,12 @@ class Session : public std::enable_shared_from_this<Session> {
   SessionStats& stats_;
   const SessionLimits& limits_;
   const std::uint64_t id_;
-  const std::string user_;
   State state_ = State::kOpen;
 
   FrameReader reader_;
   std::array<char, 8192> read_buffer_;
   std::chrono::steady_clock::time_point last_read_;
 
-  std::unordered_set<std::string> patterns_;
   double command_tokens_;
   std::chrono::steady_clock::time_point last_refill_;
   int rate_refusals_ = 0;
