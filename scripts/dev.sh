@@ -19,7 +19,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-websockets python3-jwt python3-aiohttp
-  python3-cryptography nodejs npm curl
+  python3-cryptography curl
 )
 
 install_packages() {
