@@ -81,57 +81,72 @@ void Session::Start(std::string_view leftover, std::optional<Clock::time_point> 
       if (!ec) self->OnTokenExpired();
     });
   }
-  if (!leftover.empty()) {
-    OnRead({}, std::copy(leftover.begin(), leftover.end(), read_buffer_.begin()) -
-                   read_buffer_.begin());
-    return;
-  }
+  boost::system::error_code ignored;
+  socket_.non_blocking(true, ignored);
+  if (!leftover.empty() && !Consume(leftover)) return;
   DoRead();
 }
 
 void Session::Refuse(ClientError error, std::string_view message, CloseCode code) {
   last_read_ = Clock::now();
+  boost::system::error_code ignored;
+  socket_.non_blocking(true, ignored);
   SendError(error, message);
   Close(code, message);
   DoRead();
 }
 
+// Waits for the socket to become readable instead of reading into a buffer
+// of the session's own: an idle connection then holds no read buffer, and
+// all sessions of a shard share one (idle memory per connection, issue 4).
 void Session::DoRead() {
-  socket_.async_read_some(
-      asio::buffer(read_buffer_),
-      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t bytes) {
-        self->OnRead(ec, bytes);
-      });
+  socket_.async_wait(
+      tcp::socket::wait_read,
+      [self = shared_from_this()](const boost::system::error_code& ec) { self->OnReadable(ec); });
 }
 
-void Session::OnRead(const boost::system::error_code& ec, std::size_t bytes) {
+void Session::OnReadable(const boost::system::error_code& wait_error) {
   if (state_ == State::kClosed) return;
+  // One buffer per shard thread; its contents are consumed before returning.
+  thread_local std::array<char, 64 * 1024> buffer;
+  boost::system::error_code ec = wait_error;
+  std::size_t bytes = 0;
+  if (!ec) bytes = socket_.read_some(asio::buffer(buffer), ec);
+  if (ec == asio::error::would_block) return DoRead();
   if (ec) {
     if (!IsQuietEnding(ec)) spdlog::debug("conn={} read error={}", id_, ec.message());
     Finish();
     return;
   }
   last_read_ = Clock::now();
-  reader_.Append(std::string_view(read_buffer_.data(), bytes));
+  if (discard_input_) return DoRead();
+  if (Consume(std::string_view(buffer.data(), bytes))) DoRead();
+}
 
+// Feeds bytes to the frame reader and handles every complete message.
+// Returns false when the session has finished and must stop reading.
+bool Session::Consume(std::string_view bytes) {
+  reader_.Append(bytes);
   Message message;
   FrameError error;
   while (reader_.Next(message, error)) {
-    if (!HandleMessage(message)) return;
+    if (!HandleMessage(message)) return false;
   }
-  if (error != FrameError::kNone) {
-    DropReason reason = error == FrameError::kTooBig        ? DropReason::kFrameTooBig
-                        : error == FrameError::kInvalidUtf8 ? DropReason::kInvalidUtf8
-                                                            : DropReason::kProtocolError;
-    stats_.Count(reason);
-    spdlog::debug("conn={} closing reason={}", id_, MetricLabel(reason));
-    Close(CloseCodeFor(error), MetricLabel(reason));
-    if (state_ == State::kClosed) return;
-    // Note: after a framing error the rest of the stream is unparseable, so
-    // the session waits for the peer to hang up or for close_timeout.
-    reader_ = FrameReader(0);
-  }
-  DoRead();
+  if (error == FrameError::kNone) return true;
+
+  DropReason reason = error == FrameError::kTooBig        ? DropReason::kFrameTooBig
+                      : error == FrameError::kInvalidUtf8 ? DropReason::kInvalidUtf8
+                                                          : DropReason::kProtocolError;
+  stats_.Count(reason);
+  spdlog::debug("conn={} closing reason={}", id_, MetricLabel(reason));
+  // The rest of the stream cannot be parsed: send the close frame, ignore
+  // what the peer still sends (a too-big frame's payload), and end the TCP
+  // connection once the close frame is out (RFC 6455 section 7.1.7).
+  discard_input_ = true;
+  reader_ = FrameReader(0);
+  Close(CloseCodeFor(error), MetricLabel(reason));
+  finish_after_write_ = true;
+  return state_ != State::kClosed;
 }
 
 // Returns false when the session has finished and must stop reading.

@@ -86,7 +86,8 @@ class Session : public Subscriber, public std::enable_shared_from_this<Session> 
   enum class State { kOpen, kClosing, kClosed };
 
   void DoRead();
-  void OnRead(const boost::system::error_code& ec, std::size_t bytes);
+  void OnReadable(const boost::system::error_code& ec);
+  bool Consume(std::string_view bytes);
   bool HandleMessage(Message& message);
   void HandleCommand(std::string_view text);
   bool TakeCommandToken();
@@ -111,7 +112,7 @@ class Session : public Subscriber, public std::enable_shared_from_this<Session> 
   State state_ = State::kOpen;
 
   FrameReader reader_;
-  std::array<char, 8192> read_buffer_;
+  bool discard_input_ = false;
   std::chrono::steady_clock::time_point last_read_;
 
   double command_tokens_;
