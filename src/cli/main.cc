@@ -52,7 +52,15 @@ int main(int argc, char** argv) {
   subscribe->add_option("--token", subscribe_args.token, "use this JWT instead of minting one");
   herald::config::AddFlags(*subscribe, subscribe_flags);
 
+  auto* config_doc = app.add_subcommand("config-doc", "print every setting as Markdown");
+  config_doc->group("");  // hidden: it writes docs/CONFIGURATION.md
+
   CLI11_PARSE(app, argc, argv);
+
+  if (config_doc->parsed()) {
+    std::cout << herald::config::OptionsMarkdown();
+    return 0;
+  }
 
   if (serve->parsed()) return herald::cli::Serve(ResolveOrExit(serve_flags));
   if (token->parsed()) return herald::cli::Token(ResolveOrExit(token_flags), token_args);

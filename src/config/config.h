@@ -87,6 +87,9 @@ void AddFlags(CLI::App& app, FlagValues& flags);
 // that order. Returns false with *error set on a bad value or file.
 bool Resolve(const FlagValues& flags, Config* config, std::string* error);
 
+// The table as a Markdown document (docs/CONFIGURATION.md is its output).
+std::string OptionsMarkdown();
+
 // Sets one option from text (as the environment or a flag gives it).
 bool SetFromText(const Option& option, std::string_view text, Config* config, std::string* error);
 
