@@ -230,6 +230,10 @@ struct GeneratorOptions {
   int groups = 15;
   int trainers = 80;  // trainer IDs; some trainers are NPCs owned by ordinary users
   int encounters = 25;
+  // false: the clock only takes small steps, never jumping to or past the
+  // end of a tombstone's grace. For runs against a real server, whose clock
+  // the stream cannot move; pair it with a grace longer than the run.
+  bool clock_jumps = true;
   ModelOptions model;
 };
 
@@ -310,7 +314,9 @@ class StpGenerator {
   void AdvanceClock() {
     const std::int64_t grace = options_.model.tombstone_grace_ms;
     double roll = std::uniform_real_distribution<double>(0, 1)(rng_);
-    if (roll < 0.01) {
+    if (!options_.clock_jumps) {
+      now_ms_ += Below(1500);
+    } else if (roll < 0.01) {
       now_ms_ += grace + Below(60'000);
     } else if (roll < 0.02 && last_delete_ms_ + grace - 1 >= now_ms_) {
       now_ms_ = last_delete_ms_ + grace - Below(2);
