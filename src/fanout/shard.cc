@@ -25,9 +25,41 @@ Shard::Shard(int index, const session::SessionLimits& limits, UserLimiter& user_
     : index_(index), limits_(limits), user_limiter_(user_limiter) {}
 
 void Shard::Post(EventBatch batch) {
-  asio::post(io_, [this, batch = std::move(batch)] {
+  bool schedule = false;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_.push_back(std::move(batch));
+    schedule = !drain_scheduled_;
+    drain_scheduled_ = true;
+  }
+  if (schedule) asio::post(io_, [this] { Drain(); });
+}
+
+// Delivers every batch posted since the last drain, then flushes each
+// touched subscriber once. Under load batches pile up while the shard is
+// busy, so one drain covers many events and each connection gets them in
+// one gathered write (DESIGN.md section 4, "Writes").
+void Shard::Drain() {
+  std::vector<EventBatch> batches;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    batches.swap(inbox_);
+    drain_scheduled_ = false;
+  }
+  for (const EventBatch& batch : batches) {
     for (const OutboundEvent& event : *batch) Deliver(event);
-  });
+  }
+  Flush();
+}
+
+void Shard::Flush() {
+  // Note: nothing between Deliver and here runs other handlers, so no
+  // subscriber in to_flush_ can have been destroyed.
+  for (session::Subscriber* s : to_flush_) {
+    s->flush_pending = false;
+    s->Flush();
+  }
+  to_flush_.clear();
 }
 
 std::shared_ptr<session::Session> Shard::Adopt(tcp::socket socket, std::string user,
@@ -62,6 +94,10 @@ void Shard::CloseAll(protocol::CloseCode code, std::string_view reason) {
 void Shard::Attach(session::Subscriber& s) { by_user_[s.user()].push_back(&s); }
 
 bool Shard::Detach(session::Subscriber& s) {
+  if (s.flush_pending) {
+    std::erase(to_flush_, &s);
+    s.flush_pending = false;
+  }
   for (const std::string& pattern : s.patterns()) RemoveSubscription(s, pattern);
   auto it = by_user_.find(s.user());
   if (it == by_user_.end() || std::erase(it->second, &s) == 0) return false;
@@ -128,6 +164,12 @@ void Shard::DeliverToAudience(const OutboundEvent& event) {
   }
 }
 
-void Shard::Offer(session::Subscriber* s, const OutboundEvent& event) { s->Deliver(event.frame); }
+void Shard::Offer(session::Subscriber* s, const OutboundEvent& event) {
+  s->Deliver(event.frame);
+  if (!s->flush_pending) {
+    s->flush_pending = true;
+    to_flush_.push_back(s);
+  }
+}
 
 }  // namespace herald::fanout

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -58,10 +59,13 @@ class Shard : public session::SessionHost {
   void SessionClosed(session::Subscriber& s) override;
 
   // Shard thread. Delivers one event to every matching session allowed to
-  // see it, once per session. Public for tests and benchmarks.
+  // see it, once per session; Flush() then starts the writes. Public for
+  // tests and benchmarks.
   void Deliver(const OutboundEvent& event);
+  void Flush();
 
  private:
+  void Drain();
   void DeliverToMatches(const OutboundEvent& event);
   void DeliverToAudience(const OutboundEvent& event);
   void Offer(session::Subscriber* s, const OutboundEvent& event);
@@ -77,6 +81,11 @@ class Shard : public session::SessionHost {
   std::unordered_map<session::Subscriber*, std::weak_ptr<session::Session>> sessions_;
   std::uint64_t next_session_id_ = 1;
   std::uint64_t event_stamp_ = 0;
+  std::vector<session::Subscriber*> to_flush_;
+
+  std::mutex inbox_mutex_;  // guards inbox_ and drain_scheduled_ (router vs shard)
+  std::vector<EventBatch> inbox_;
+  bool drain_scheduled_ = false;
 };
 
 }  // namespace herald::fanout

@@ -71,9 +71,11 @@ class Session : public Subscriber, public std::enable_shared_from_this<Session> 
   // Sends one error event and then closes; used for refusals at connect.
   void Refuse(protocol::ClientError error, std::string_view message, protocol::CloseCode code);
 
-  // Queues a shared frame. A session whose queue would pass the limit is
-  // closed with 1013 instead (the frame is dropped and counted).
+  // Queues a shared frame without writing it yet; Flush() starts the write.
+  // A session whose queue would pass the limit is closed with 1013 instead
+  // (the frame is dropped and counted).
   void Deliver(const FramePtr& frame) override;
+  void Flush() override;
 
   // Starts the closing handshake; the session ends when the peer answers or
   // after close_timeout. Further deliveries are dropped.
@@ -95,7 +97,9 @@ class Session : public Subscriber, public std::enable_shared_from_this<Session> 
   void Unsubscribe(const std::string& pattern);
   void SendError(protocol::ClientError error, std::string_view message);
 
-  void Enqueue(FramePtr frame);
+  // Queues a frame; write_now starts the write at once (replies, control
+  // frames) instead of waiting for the shard's Flush (events).
+  void Enqueue(FramePtr frame, bool write_now = true);
   void DoWrite();
   void OnWrite(const boost::system::error_code& ec);
 

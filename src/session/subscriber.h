@@ -25,6 +25,13 @@ class Subscriber {
   // Takes one event frame. Must not call back into the shard.
   virtual void Deliver(const FramePtr& frame) = 0;
 
+  // Sends what Deliver queued. The shard calls it once per subscriber after
+  // a run of events, so that several frames go out in one write.
+  virtual void Flush() {}
+
+  // Set by the shard while the subscriber waits for Flush.
+  bool flush_pending = false;
+
   const std::string& user() const { return user_; }
   const std::unordered_set<std::string>& patterns() const { return patterns_; }
 

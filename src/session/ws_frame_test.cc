@@ -145,8 +145,8 @@ TEST(FrameReaderTest, ControlFrameBetweenFragmentsComesOutFirst) {
 
 TEST(FrameReaderTest, ReadsPongAndCloseFrames) {
   std::string close_payload = "\x03\xe8"s + "bye";
-  ReadAll result = FeedOne(ClientFrame({.opcode = 0xA}, "") +
-                           ClientFrame({.opcode = 0x8}, close_payload));
+  ReadAll result =
+      FeedOne(ClientFrame({.opcode = 0xA}, "") + ClientFrame({.opcode = 0x8}, close_payload));
   ASSERT_EQ(result.messages.size(), 2u);
   EXPECT_EQ(result.messages[0].opcode, Opcode::kPong);
   EXPECT_EQ(result.messages[1].opcode, Opcode::kClose);
@@ -257,7 +257,7 @@ TEST(FrameReaderTest, ControlFramesDoNotCountTowardsTheMessageLimit) {
 TEST(FrameReaderTest, InvalidUtf8TextIsRefused) {
   for (std::string_view bad : {std::string_view("\xff"), std::string_view("a\xc3"),
                                std::string_view("\xed\xa0\x80"),  // UTF-16 surrogate
-                               std::string_view("\xc0\xaf")}) {    // overlong '/'
+                               std::string_view("\xc0\xaf")}) {   // overlong '/'
     ReadAll result = FeedOne(Text(bad));
     EXPECT_TRUE(result.messages.empty());
     EXPECT_EQ(result.error, FrameError::kInvalidUtf8);
@@ -345,7 +345,9 @@ TEST(EncodeFrameTest, UsesTheShortestLengthEncoding) {
 
 TEST(EncodeFrameTest, SetsFinAndOpcodeAndNoMask) {
   EXPECT_EQ(EncodeFrame(Opcode::kPing, "x"), "\x89\x01x");
-  EXPECT_EQ(EncodeFrame(Opcode::kBinary, "ab"), "\x82\x02" "ab");
+  EXPECT_EQ(EncodeFrame(Opcode::kBinary, "ab"),
+            "\x82\x02"
+            "ab");
 }
 
 TEST(EncodeCloseFrameTest, CarriesTheCodeThenTheReason) {
