@@ -14,7 +14,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 
 PACKAGES=(
-  g++ cmake make ccache pkg-config
+  g++ cmake make ccache pkg-config clang-format
   libboost-dev libsimdjson-dev libssl-dev libsqlite3-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
