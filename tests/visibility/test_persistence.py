@@ -156,3 +156,29 @@ def test_startup_error_is_written_to_stderr(vis_servers):
     out, err = server.output()
     assert code != 0
     assert "membership.db" in err, f"stderr:\n{err}\nstdout:\n{out}"
+
+
+def test_generated_stream_agrees_across_sigkill(vis_servers):
+    """The differential run split by a SIGKILL: the first half of a seeded
+    stream builds memberships (groups, owners, NPC flags, encounters,
+    tombstones) in one process; after SIGKILL a new process on the same data
+    directory must give the second half exactly the reference model's
+    audiences, which still depend on the first half."""
+    import test_differential as diff  # module import: its tests are not re-collected
+
+    seed = diff.SEEDS[0] + 100
+    users, events = diff.stream(seed, 4000)
+    first, second = events[:2000], events[2000:]
+    server = vis_servers("persist-diff", *diff.SERVER_FLAGS).start()
+
+    async def publish_first_half():
+        async with h.Publisher(server) as publisher:
+            items = diff.publish_items(first)
+            for i in range(0, len(items), diff.BATCH):
+                await publisher.publish(items[i:i + diff.BATCH])
+
+    asyncio.run(publish_first_half())
+    server.kill()
+    server.start()
+    asyncio.run(diff.run(server, seed, users, second))
+    diff.check_drop_metrics(server, second, seed)
