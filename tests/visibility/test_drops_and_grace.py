@@ -3,6 +3,7 @@ names no rule covers (dropped and counted by default, delivered to everyone
 with --deliver-uncovered true) and the tombstone grace period."""
 
 import asyncio
+import json
 
 import herald_harness as h
 
@@ -128,3 +129,39 @@ def test_tombstone_grace_for_cascaded_deletes(vis_servers):
     assert got[MALLORY] == [], got[MALLORY]
     assert server.metric("herald_drops_total", 'reason="unknown_trainer"') == 2
     assert server.metric("herald_drops_total", 'reason="unknown_encounter"') == 2
+
+
+def test_rejected_batch_teaches_no_membership(vis_servers):
+    """A batch with one bad item publishes nothing (DESIGN.md section 3), so
+    its valid membership changes must not be learned either."""
+    server = vis_servers("rejected").start()
+    group = "0000000000000000000000g1"
+
+    async def scenario():
+        clients = [h.Client(server, u) for u in USERS]
+        await h.connect_all(clients)
+        try:
+            for c in clients:
+                await c.subscribe(">")
+            await asyncio.gather(*(c.barrier() for c in clients))
+            async with h.Publisher(server) as publisher:
+                await publisher.publish(h.item(f"groups.{group}.created", {"members": [ALICE]}))
+                bad = [h.item(f"groups.{group}.updated", {"members": [ALICE, MALLORY]}),
+                       h.item(f"regions.{R1}.trainers.{T_BOB}.created", {"user": MALLORY}),
+                       {"event": "not..valid"}]
+                async with publisher.session.post(server.base + "/publish",
+                                                  data=json.dumps(bad)) as r:
+                    assert r.status == 400, await r.text()
+                await publisher.publish([
+                    h.item(f"groups.{group}.messages.m1.created", {"body": "private"}),
+                    h.item(f"trainers.{T_BOB}.monsters.m1.created", {"n": 1}),
+                ])
+                await h.finish(publisher, clients)
+            return {c.user: [e[0] for e in h.strip_sentinels(c)] for c in clients}
+        finally:
+            await h.close_all(clients)
+
+    got = asyncio.run(scenario())
+    assert got[ALICE] == [f"groups.{group}.created", f"groups.{group}.messages.m1.created"], got
+    assert got[BOB] == [] and got[MALLORY] == [], got
+    assert server.metric("herald_drops_total", 'reason="unknown_trainer"') == 1

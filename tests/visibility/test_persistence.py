@@ -5,6 +5,7 @@ error, never a silent empty index."""
 
 import asyncio
 import os
+import time
 
 import pytest
 
@@ -182,3 +183,51 @@ def test_generated_stream_agrees_across_sigkill(vis_servers):
     server.start()
     asyncio.run(diff.run(server, seed, users, second))
     diff.check_drop_metrics(server, second, seed)
+
+
+TOMBSTONE_GRACE_MS = 5000
+
+
+def test_tombstones_survive_sigkill_until_their_grace_ends(vis_servers):
+    """A trainer deleted just before a SIGKILL is still a tombstone after the
+    restart: its cascade reaches the region and its owner within the grace
+    (counted from the deletion, not from the restart), and is dropped after."""
+    server = vis_servers("persist-grace", "--tombstone-grace-ms", str(TOMBSTONE_GRACE_MS))
+    server.start()
+
+    async def delete_trainer():
+        async with h.Publisher(server) as publisher:
+            await publisher.publish([trainer(R1, T_ALICE, ALICE), trainer(R1, T_BOB, BOB),
+                                     h.item(f"regions.{R1}.trainers.{T_BOB}.deleted", {})])
+        return time.monotonic()  # the server stamped the deletion before this
+
+    deleted_at = asyncio.run(delete_trainer())
+    server.kill()
+    server.start()
+
+    within = h.item(f"trainers.{T_BOB}.monsters.mon1.deleted", {"n": 1})
+    after = h.item(f"trainers.{T_BOB}.monsters.mon2.deleted", {"n": 2})
+
+    async def cascades():
+        clients = [h.Client(server, u) for u in (ALICE, BOB, MALLORY)]
+        await h.connect_all(clients)
+        try:
+            for c in clients:
+                await c.subscribe(">")
+            await asyncio.gather(*(c.barrier() for c in clients))
+            async with h.Publisher(server) as publisher:
+                if time.monotonic() - deleted_at > TOMBSTONE_GRACE_MS / 1000 * 0.8:
+                    pytest.skip("restart took most of the grace period: machine too slow")
+                await publisher.publish(within)
+                # The only sleep that asserts timing: waiting past the grace.
+                await asyncio.sleep(deleted_at + TOMBSTONE_GRACE_MS / 1000 + 0.7 -
+                                    time.monotonic())
+                await publisher.publish(after)
+                await h.finish(publisher, clients)
+            return {c.user: [e[0] for e in h.strip_sentinels(c)] for c in clients}
+        finally:
+            await h.close_all(clients)
+
+    got = asyncio.run(cascades())
+    assert got == {ALICE: [within["event"]], BOB: [within["event"]], MALLORY: []}, got
+    assert server.metric("herald_drops_total", 'reason="unknown_trainer"') == 1
