@@ -1,6 +1,7 @@
-"""Integration-level checks of two configurable edges of DESIGN.md section 2:
-names no rule covers (dropped and counted by default, delivered to everyone
-with --deliver-uncovered true) and the tombstone grace period."""
+"""Integration-level checks of edges of DESIGN.md section 2: names no rule
+covers (dropped and counted by default, delivered to everyone with
+--deliver-uncovered true), the tombstone grace period, and a rejected publish
+batch teaching no membership."""
 
 import asyncio
 import json
