@@ -432,7 +432,8 @@ def error_event(status, message):
 
 
 class RawClient:
-    def __init__(self, server, token=None, path="/ws/v4/events", rcvbuf=None, sub="raw"):
+    def __init__(self, server, token=None, path="/ws/v4/events", rcvbuf=None, sub="raw", extra=b""):
+        """Connects and upgrades; extra bytes go in the same write as the request."""
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -451,14 +452,14 @@ class RawClient:
         ]
         if token:
             lines.append(f"Authorization: Bearer {token}")
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + extra)
         head = self._read_until(b"\r\n\r\n")
         self.status = int(head.split(b" ", 2)[1])
         if self.status == 101:
             accept = base64.b64encode(
                 hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()
             ).decode()
-            assert f"sec-websocket-accept: {accept}".encode() in head.lower()
+            assert f"sec-websocket-accept: {accept}".lower().encode() in head.lower()
 
     def _read_until(self, marker):
         while marker not in self.buffer:
