@@ -159,7 +159,8 @@ class Herald:
         return self.proc.returncode
 
     def logs(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
