@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <cmath>
 #include <csignal>
-#include <ctime>
-#include <map>
 #include <cstdio>
+#include <ctime>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "auth/jwt.h"
@@ -78,8 +78,8 @@ bool ParseUrl(const std::string& url, const std::string& api_version, Target* ta
   if (rest.rfind("ws://", 0) == 0) rest = rest.substr(5);
   auto slash = rest.find('/');
   std::string host_port = rest.substr(0, slash);
-  target->ws_path = slash == std::string::npos ? "/ws/" + api_version + "/events"
-                                               : rest.substr(slash);
+  target->ws_path =
+      slash == std::string::npos ? "/ws/" + api_version + "/events" : rest.substr(slash);
   auto colon = host_port.rfind(':');
   if (colon == std::string::npos) return false;
   target->host = host_port.substr(0, colon);
@@ -150,9 +150,9 @@ std::unique_ptr<Env> SetUp(config::Config& config, const config::FlagValues& fla
   env->publish_key = auth::RandomToken(32);
   env->target.port = port;
   env->target.ws_path = "/ws/" + config.api_version + "/events";
-  std::vector<std::string> serve = {"--host",     "127.0.0.1",   "--port",
-                                    std::to_string(port), "--data-dir", env->temp_dir,
-                                    "--log-level", "warn"};
+  std::vector<std::string> serve = {
+      "--host",     "127.0.0.1",   "--port",      std::to_string(port),
+      "--data-dir", env->temp_dir, "--log-level", "warn"};
   if (!flags.config_file.empty()) serve.insert(serve.end(), {"--config", flags.config_file});
   for (const auto& [name, value] : flags.values) {
     if (IsBenchOwned(name)) continue;
@@ -174,8 +174,7 @@ std::unique_ptr<Env> SetUp(config::Config& config, const config::FlagValues& fla
 
 class Publisher {
  public:
-  explicit Publisher(const Env& env)
-      : env_(env), http_(env.target.host, env.target.port) {}
+  explicit Publisher(const Env& env) : env_(env), http_(env.target.host, env.target.port) {}
 
   // POSTs the items as one JSON array; false with *error unless 202.
   bool Post(const std::vector<std::string>& items, std::size_t begin, std::size_t end,
@@ -193,8 +192,9 @@ class Publisher {
     std::string answer;
     int status = http_.Request("POST", env_.publish_path, env_.publish_key, body_, &answer, error);
     if (status == 202) return true;
-    if (status > 0) *error = "POST " + env_.publish_path + " answered " +
-                             std::to_string(status) + ": " + answer.substr(0, 300);
+    if (status > 0)
+      *error = "POST " + env_.publish_path + " answered " + std::to_string(status) + ": " +
+               answer.substr(0, 300);
     return false;
   }
 
@@ -250,8 +250,8 @@ RateRun PublishAtRate(Publisher& publisher, ClientPool* pool, double rate, doubl
     auto due = static_cast<std::int64_t>(rate * static_cast<double>(now - start) / 1e9) + 1 -
                static_cast<std::int64_t>(run.published);
     if (due <= 0) {
-      auto next_ns = start + static_cast<std::int64_t>(static_cast<double>(run.published) /
-                                                       rate * 1e9);
+      auto next_ns =
+          start + static_cast<std::int64_t>(static_cast<double>(run.published) / rate * 1e9);
       SleepNs(std::min<std::int64_t>(next_ns - now, 2'000'000));
       continue;
     }
@@ -338,9 +338,8 @@ bool ConnectOrExplain(ClientPool& pool, std::vector<ConnSpec> specs, const Env& 
     report->Number("connects_per_s", static_cast<double>(result.ready) / result.seconds, "/s", 0);
   }
   if (result.failed == 0) return true;
-  std::fprintf(stderr,
-               "herald bench: %zu of %zu connections failed; first error: %s\n", result.failed,
-               n, result.first_error.c_str());
+  std::fprintf(stderr, "herald bench: %zu of %zu connections failed; first error: %s\n",
+               result.failed, n, result.first_error.c_str());
   if (env.server) std::fprintf(stderr, "server log:\n%s", env.server->LogTail().c_str());
   return false;
 }
@@ -451,9 +450,9 @@ void AddStepRow(Report& report, const Step& s) {
 // Steps the publish rate up by 1.6x until a step is not sustained, then
 // bisects twice between the last good and the first bad rate. Returns the
 // best sustained step (rate 0 if none) and adds every step to the report.
-Step SearchMaxRate(Publisher& publisher, ClientPool& pool, const Env& env,
-                   std::size_t connections, double start_rate, double step_s, int max_steps,
-                   int bisections, const BenchArgs& args, std::uint64_t* seq, Report& report) {
+Step SearchMaxRate(Publisher& publisher, ClientPool& pool, const Env& env, std::size_t connections,
+                   double start_rate, double step_s, int max_steps, int bisections,
+                   const BenchArgs& args, std::uint64_t* seq, Report& report) {
   Step best;
   double bad_rate = 0;
   double rate = start_rate;
@@ -517,8 +516,7 @@ struct Fixture {
 // Starts the server and connects n synthetic clients; nullopt-like empty
 // env on failure, with the exit code in *code.
 Fixture Prepare(config::Config config, const config::FlagValues& flags, const BenchArgs& args,
-                std::size_t n, std::size_t subscriptions, bool latency, Report& report,
-                int* code) {
+                std::size_t n, std::size_t subscriptions, bool latency, Report& report, int* code) {
   Fixture f;
   std::string error;
   f.env = SetUp(config, flags, args, static_cast<std::int64_t>(n), {}, &error);
@@ -546,14 +544,13 @@ int Fanout(config::Config config, const config::FlagValues& flags, const BenchAr
   std::size_t subscriptions = SubscriptionsOr(args, 9);
   Fixture f = Prepare(config, flags, args, sizes.connections, subscriptions, true, report, &code);
   if (!f.env) return code;
-  double start_rate = args.rate > 0 ? args.rate
-                                    : std::max(1.0, 200'000.0 / static_cast<double>(
-                                                                    sizes.connections));
+  double start_rate =
+      args.rate > 0 ? args.rate : std::max(1.0, 200'000.0 / static_cast<double>(sizes.connections));
   std::uint64_t seq = 0;
   CpuMeter cpu(*f.env);
-  Step best = SearchMaxRate(*f.publisher, *f.pool, *f.env, sizes.connections, start_rate,
-                            sizes.duration_s, args.smoke ? 2 : 12, args.smoke ? 0 : 2, args, &seq,
-                            report);
+  Step best =
+      SearchMaxRate(*f.publisher, *f.pool, *f.env, sizes.connections, start_rate, sizes.duration_s,
+                    args.smoke ? 2 : 12, args.smoke ? 0 : 2, args, &seq, report);
   report.Number("connections", static_cast<double>(sizes.connections));
   report.Number("subscriptions_per_connection", static_cast<double>(subscriptions));
   report.Number("max_sustained_events_per_s", best.rate, "events/s", 1);
@@ -585,8 +582,8 @@ int Latency(config::Config config, const config::FlagValues& flags, const BenchA
     Report search("latency-search");
     double start = std::max(1.0, 200'000.0 / static_cast<double>(sizes.connections));
     Step best = SearchMaxRate(*f.publisher, *f.pool, *f.env, sizes.connections, start,
-                              args.smoke ? 0.5 : 2.0, args.smoke ? 1 : 12, args.smoke ? 0 : 2,
-                              args, &seq, search);
+                              args.smoke ? 0.5 : 2.0, args.smoke ? 1 : 12, args.smoke ? 0 : 2, args,
+                              &seq, search);
     rate = std::max(1.0, best.rate / 2);
     report.Number("fanout_max_events_per_s", best.rate, "events/s", 1);
     Progress("latency at half the sustained fanout rate: %.1f events/s", rate);
@@ -656,8 +653,8 @@ int Idle(config::Config config, const config::FlagValues& flags, const BenchArgs
   report.Number("server_rss_baseline_mib", static_cast<double>(baseline_kib) / 1024, "MiB", 1);
   report.Number("server_rss_loaded_mib", static_cast<double>(loaded_kib) / 1024, "MiB", 1);
   report.Number("server_rss_per_connection_kib",
-                baseline_kib < 0 ? NAN : static_cast<double>(loaded_kib - baseline_kib) / n,
-                "KiB", 2);
+                baseline_kib < 0 ? NAN : static_cast<double>(loaded_kib - baseline_kib) / n, "KiB",
+                2);
   report.Number("bench_rss_per_connection_kib",
                 static_cast<double>(bench_loaded_kib - bench_baseline_kib) / n, "KiB", 2);
   report.Number("idle_server_cpu_pct", 100 * idle_server / idle_wall, "% of one core", 1);
@@ -671,8 +668,8 @@ int Idle(config::Config config, const config::FlagValues& flags, const BenchArgs
 
 int Churn(config::Config config, const config::FlagValues& flags, const BenchArgs& args) {
   Sizes sizes = SizesFor(args, {0, 5.0}, {0, 1.0});
-  std::size_t concurrency = args.concurrency > 0 ? static_cast<std::size_t>(args.concurrency)
-                                                 : (args.smoke ? 4 : 32);
+  std::size_t concurrency =
+      args.concurrency > 0 ? static_cast<std::size_t>(args.concurrency) : (args.smoke ? 4 : 32);
   std::size_t subscriptions = SubscriptionsOr(args, 9);
   Report report("churn");
   std::string error;
@@ -766,8 +763,8 @@ void ReportMismatches(const StpWorkload& w, const std::vector<ConnCounters>& got
 
 int Stp(config::Config config, const config::FlagValues& flags, const BenchArgs& args) {
   Sizes sizes = SizesFor(args, {1000, 60.0}, {50, 10.0});
-  std::size_t events = args.events > 0 ? static_cast<std::size_t>(args.events)
-                                       : (args.smoke ? 1000 : 20000);
+  std::size_t events =
+      args.events > 0 ? static_cast<std::size_t>(args.events) : (args.smoke ? 1000 : 20000);
   std::size_t warmup = std::clamp<std::size_t>(sizes.connections, args.smoke ? 500 : 2000, 40000);
   if (warmup + events > kMaxStpStream) events = kMaxStpStream - warmup;
   Report report("stp");
@@ -781,8 +778,8 @@ int Stp(config::Config config, const config::FlagValues& flags, const BenchArgs&
     Progress("note: the server must run with --tombstone-grace-ms %lld and an empty data dir",
              static_cast<long long>(kStpGraceMs));
   }
-  auto env = SetUp(config, flags, args, static_cast<std::int64_t>(sizes.connections),
-                   server_flags, &error);
+  auto env = SetUp(config, flags, args, static_cast<std::int64_t>(sizes.connections), server_flags,
+                   &error);
   if (!env) return Fail(error);
   Publisher publisher(*env);
 

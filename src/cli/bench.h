@@ -15,16 +15,16 @@ struct BenchArgs {
   std::string scenario;
   // ws://host:port of a running server; empty: start `herald serve`.
   std::string url;
-  int server_pid = 0;  // with --url: the server's pid, for its CPU and RSS
-  int connections = 0;  // 0: the scenario's default
+  int server_pid = 0;     // with --url: the server's pid, for its CPU and RSS
+  int connections = 0;    // 0: the scenario's default
   double duration_s = 0;  // 0: the scenario's default
   double rate = 0;        // events per second; 0: the scenario decides
   int concurrency = 0;    // churn: cycles in flight
   int subscriptions = 0;  // patterns per synthetic connection (1..9)
   int events = 0;         // stp: measured events
   std::uint64_t seed = 1;
-  int batch = 200;          // most events per POST /publish
-  int payload_bytes = 64;   // fanout/latency: bytes of padding in each event
+  int batch = 200;           // most events per POST /publish
+  int payload_bytes = 64;    // fanout/latency: bytes of padding in each event
   int source_addresses = 0;  // 127.0.0.1..N; 0: enough for the local port range
   bool smoke = false;        // tiny sizes, a few seconds per scenario
   bool json = false;

@@ -226,11 +226,10 @@ struct ClientPool::Impl {
   // ---- Reading ----
 
   void WaitRead(Conn& c) {
-    c.socket.async_wait(
-        tcp::socket::wait_read,
-        [this, &c, generation = c.generation](const boost::system::error_code& ec) {
-          if (!ec && generation == c.generation) OnReadable(c);
-        });
+    c.socket.async_wait(tcp::socket::wait_read,
+                        [this, &c, generation = c.generation](const boost::system::error_code& ec) {
+                          if (!ec && generation == c.generation) OnReadable(c);
+                        });
   }
 
   void OnReadable(Conn& c) {
@@ -395,8 +394,8 @@ struct ClientPool::Impl {
     owner.server_closes_.fetch_add(1, std::memory_order_relaxed);
     c.counters.close_code = code;
     std::string reason(payload.size() > 2 ? payload.substr(2) : std::string_view());
-    std::string text = "server closed user " + c.spec->user + " with code " +
-                       std::to_string(code) + (reason.empty() ? "" : " (" + reason + ")");
+    std::string text = "server closed user " + c.spec->user + " with code " + std::to_string(code) +
+                       (reason.empty() ? "" : " (" + reason + ")");
     NoteComplaint(text);
     std::string answer;
     AppendMaskedFrame(answer, 0x8, payload.substr(0, 2));

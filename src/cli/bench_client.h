@@ -71,8 +71,7 @@ class ClientPool {
   // Opens every connection, at most max_pending handshakes at a time, and
   // returns once each is ready or failed, or at the timeout. A failure that
   // will repeat (EMFILE, ENFILE, EADDRNOTAVAIL) stops further attempts.
-  ConnectResult ConnectAll(std::vector<ConnSpec> specs, std::size_t max_pending,
-                           double timeout_s);
+  ConnectResult ConnectAll(std::vector<ConnSpec> specs, std::size_t max_pending, double timeout_s);
 
   // Runs connect-subscribe-close cycles on `concurrency` slots for duration_s;
   // each slot reuses its spec (user, token, patterns).

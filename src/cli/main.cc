@@ -55,19 +55,23 @@ int main(int argc, char** argv) {
 
   herald::config::FlagValues bench_flags;
   herald::cli::BenchArgs bench_args;
-  auto* bench = app.add_subcommand("bench", "measure a server with many clients (docs/PERFORMANCE.md)");
+  auto* bench =
+      app.add_subcommand("bench", "measure a server with many clients (docs/PERFORMANCE.md)");
   bench->add_option("scenario", bench_args.scenario, "fanout, stp, latency, idle, churn or all")
       ->required();
-  bench->add_option("--url", bench_args.url, "ws://host:port of a running server (default: start one)");
+  bench->add_option("--url", bench_args.url,
+                    "ws://host:port of a running server (default: start one)");
   bench->add_option("--server-pid", bench_args.server_pid, "with --url: its pid, for CPU and RSS");
   bench->add_option("--connections", bench_args.connections, "client connections");
-  bench->add_option("--duration", bench_args.duration_s, "seconds per measurement (fanout: per step)");
+  bench->add_option("--duration", bench_args.duration_s,
+                    "seconds per measurement (fanout: per step)");
   bench->add_option("--rate", bench_args.rate, "events per second (latency; fanout: first step)");
   bench->add_option("--concurrency", bench_args.concurrency, "churn: cycles in flight");
   bench->add_option("--subscriptions", bench_args.subscriptions, "patterns per connection, 1..9");
   bench->add_option("--events", bench_args.events, "stp: events to publish after the warm-up");
   bench->add_option("--seed", bench_args.seed, "stp: seed of the event stream");
-  bench->add_option("--batch", bench_args.batch, "most events per POST /publish")->capture_default_str();
+  bench->add_option("--batch", bench_args.batch, "most events per POST /publish")
+      ->capture_default_str();
   bench->add_option("--payload-bytes", bench_args.payload_bytes, "padding in each event")
       ->capture_default_str();
   bench->add_option("--source-addresses", bench_args.source_addresses, "spread over 127.0.0.1..N");
