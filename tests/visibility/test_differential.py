@@ -8,7 +8,7 @@ audience includes its user and that match one of its patterns: each once,
 in publish order, nothing missing, nothing extra.
 
 Replay a failure: HERALD_SEED=<seed> (runs that seed only);
-HERALD_DIFF_EVENTS overrides the stream length.
+HERALD_DIFF_EVENTS and HERALD_DIFF_USERS override the stream length and user count.
 """
 
 import asyncio
@@ -23,7 +23,7 @@ import herald_harness as h
 
 SEEDS = [int(os.environ["HERALD_SEED"])] if "HERALD_SEED" in os.environ else [11, 2026, 424242]
 EVENTS = int(os.environ.get("HERALD_DIFF_EVENTS", "4000"))
-USERS = 30
+USERS = int(os.environ.get("HERALD_DIFF_USERS", "30"))
 BATCH = 150
 # Tombstones never expire in stp_stream's model; the server's grace must
 # outlast the run (its maximum, one day).
