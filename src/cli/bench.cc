@@ -34,6 +34,8 @@ constexpr std::size_t kMaxStpStream = 100'000;
 // Handshakes in flight while connecting: enough to keep both cores busy,
 // few enough not to overflow the server's accept backlog.
 constexpr std::size_t kMaxPendingHandshakes = 256;
+// Connections per source address by default (see SetUp).
+constexpr std::int64_t kConnectionsPerAddress = 2000;
 // fanout: a step counts as sustained when its last delivery arrives within
 // this long after the last publish (or half a step, if longer)...
 constexpr double kDrainS = 0.5;
@@ -117,7 +119,9 @@ std::unique_ptr<Env> SetUp(config::Config& config, const config::FlagValues& fla
   env->publish_path = config.publish_path;
   env->issuer = config.auth_issuer;
   env->audience = config.auth_audience;
-  std::int64_t per_address = LocalPortCount() * 8 / 10;
+  // connect() searches longer for a free port as an address fills up: at
+  // 20k connections on one address it ran at a fifth of the speed of 2k.
+  std::int64_t per_address = std::min<std::int64_t>(kConnectionsPerAddress, LocalPortCount());
   env->source_addresses = args.source_addresses > 0
                               ? args.source_addresses
                               : static_cast<int>(std::max<std::int64_t>(
@@ -314,13 +318,15 @@ void AddCpu(Report& report, const CpuMeter& cpu, double deliveries) {
   }
 }
 
-std::vector<ConnSpec> SyntheticSpecs(const Env& env, std::size_t n, std::size_t subscriptions) {
-  std::size_t regions = std::max<std::size_t>(4, n / 100);
+// Users first..first+n-1 of a synthetic world of first+n users.
+std::vector<ConnSpec> SyntheticSpecs(const Env& env, std::size_t n, std::size_t subscriptions,
+                                     std::size_t first = 0) {
+  std::size_t regions = std::max<std::size_t>(4, (first + n) / 100);
   std::vector<ConnSpec> specs(n);
   for (std::size_t i = 0; i < n; ++i) {
-    specs[i].user = SyntheticId('a', i);
+    specs[i].user = SyntheticId('a', first + i);
     specs[i].token = env.Token(specs[i].user);
-    specs[i].patterns = SyntheticPatterns(i, regions, subscriptions);
+    specs[i].patterns = SyntheticPatterns(first + i, regions, subscriptions);
   }
   return specs;
 }
@@ -667,21 +673,30 @@ int Idle(config::Config config, const config::FlagValues& flags, const BenchArgs
 // ---- churn ----
 
 int Churn(config::Config config, const config::FlagValues& flags, const BenchArgs& args) {
-  Sizes sizes = SizesFor(args, {0, 5.0}, {0, 1.0});
+  Sizes sizes = SizesFor(args, {1000, 5.0}, {10, 1.0});
   std::size_t concurrency =
       args.concurrency > 0 ? static_cast<std::size_t>(args.concurrency) : (args.smoke ? 4 : 32);
   std::size_t subscriptions = SubscriptionsOr(args, 9);
   Report report("churn");
   std::string error;
-  auto env = SetUp(config, flags, args, static_cast<std::int64_t>(concurrency), {}, &error);
+  auto env = SetUp(config, flags, args, static_cast<std::int64_t>(sizes.connections + concurrency),
+                   {}, &error);
   if (!env) return Fail(error);
+  // The churn happens among `connections` idle clients that stay.
+  ClientPool background(env->target, env->source_addresses, false);
+  if (!ConnectOrExplain(background, SyntheticSpecs(*env, sizes.connections, subscriptions), *env,
+                        nullptr)) {
+    return 1;
+  }
   ClientPool pool(env->target, env->source_addresses, false);
-  std::vector<ConnSpec> specs = SyntheticSpecs(*env, concurrency, subscriptions);
-  Progress("churning %zu slots for %.1f s", concurrency, sizes.duration_s);
+  std::vector<ConnSpec> specs = SyntheticSpecs(*env, concurrency, subscriptions, sizes.connections);
+  Progress("churning %zu slots for %.1f s beside %zu idle clients", concurrency, sizes.duration_s,
+           sizes.connections);
   CpuMeter cpu(*env);
   ChurnResult result = pool.Churn(std::move(specs), sizes.duration_s);
   double wall = cpu.WallS();
   auto cycles = static_cast<double>(result.cycles);
+  report.Number("idle_connections", static_cast<double>(sizes.connections));
   report.Number("concurrency", static_cast<double>(concurrency));
   report.Number("subscriptions_per_connection", static_cast<double>(subscriptions));
   report.Number("cycles", cycles);
