@@ -1,5 +1,6 @@
 #include "cli/serve.h"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -70,7 +71,10 @@ std::unique_ptr<auth::JwtVerifier> MakeVerifier(const config::Config& c, std::st
   return auth::JwtVerifier::Create(vc, error);
 }
 
+// Logs go to stderr, as a service manager expects; stdout carries only the
+// welcome text.
 void ConfigureLogging(const config::Config& c) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("herald"));
   spdlog::set_level(spdlog::level::from_str(c.log_level));
   if (c.log_json) {
     spdlog::set_pattern(

@@ -106,8 +106,7 @@ bool Shard::Detach(session::Subscriber& s) {
 }
 
 void Shard::AddSubscription(session::Subscriber& s, const std::string& pattern) {
-  trie_.Add(pattern, &s);
-  stats_.subscriptions.fetch_add(1, std::memory_order_relaxed);
+  if (trie_.Add(pattern, &s)) stats_.subscriptions.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Shard::RemoveSubscription(session::Subscriber& s, const std::string& pattern) {

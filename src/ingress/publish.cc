@@ -24,12 +24,16 @@ simdjson::error_code RawJson(od::value value, std::string_view* out) {
   if (type == od::json_type::object) {
     od::object object;
     if (auto error = value.get_object().get(object)) return error;
-    return object.raw_json().get(*out);
+    if (auto error = object.raw_json().get(*out)) return error;
+    *out = TrimRight(*out);
+    return simdjson::SUCCESS;
   }
   if (type == od::json_type::array) {
     od::array array;
     if (auto error = value.get_array().get(array)) return error;
-    return array.raw_json().get(*out);
+    if (auto error = array.raw_json().get(*out)) return error;
+    *out = TrimRight(*out);
+    return simdjson::SUCCESS;
   }
   *out = TrimRight(value.raw_json_token());
   return simdjson::SUCCESS;

@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
 
 #include "core/name.h"
@@ -51,9 +52,13 @@ ParseResult Fail(ClientError error, std::string message) {
 // length so that an error never echoes a whole frame back.
 std::string Quoted(std::string_view s) {
   constexpr std::size_t kMaxEcho = 64;
+  std::size_t cut = std::min(s.size(), kMaxEcho);
+  // Back off to a character boundary: the message goes out in a text frame,
+  // which must stay valid UTF-8 (RFC 6455 section 8.1).
+  while (cut < s.size() && cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
   std::string out = "\"";
-  out += s.substr(0, kMaxEcho);
-  if (s.size() > kMaxEcho) out += "...";
+  out += s.substr(0, cut);
+  if (cut < s.size()) out += "...";
   out += "\"";
   return out;
 }

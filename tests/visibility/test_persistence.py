@@ -145,8 +145,6 @@ def test_unreadable_database_path_is_a_clear_startup_error(vis_servers):
         f"stdout:\n{out}\nstderr:\n{err}"
 
 
-@pytest.mark.xfail(strict=True, reason="startup errors are logged to stdout, not stderr: "
-                   "spdlog's default logger is a stdout sink (src/cli/serve.cc)")
 def test_startup_error_is_written_to_stderr(vis_servers):
     server = vis_servers("stderr")
     os.makedirs(server.data_dir)
