@@ -99,24 +99,29 @@ def reserve_port():
 class Herald:
     """One running `herald serve` process."""
 
-    def __init__(self, tmp_path, args=(), env=None, cwd=None, data_dir=True, threads=2):
+    def __init__(self, tmp_path, args=(), env=None, cwd=None, bare=False, threads=2):
+        """Starts herald serve with args and waits for /readyz.
+
+        Unless bare, the test's own --host, --threads and --data-dir come
+        first; bare passes only the port (as PORT, the original server's
+        variable) and uses cwd's ./herald-data as every default does.
+        """
         self.reservation = reserve_port()
         self.port = self.reservation.getsockname()[1]
         self.dir = tmp_path
-        self.data_dir = str(tmp_path / "data")
+        self.data_dir = os.path.join(cwd or tmp_path, "herald-data") if bare else str(tmp_path / "data")
         self.log_path = str(tmp_path / f"herald-{self.port}.log")
         self.args = list(args)
         self.issuer = self._flag("--auth-issuer")
         self.audience = self._flag("--auth-audience")
-        command = [herald_bin(), "serve", "--port", str(self.port)]
-        if "--host" not in self.args:
-            command += ["--host", "127.0.0.1"]
-        if "--threads" not in self.args:
-            command += ["--threads", str(threads)]
-        if data_dir:
-            command += ["--data-dir", self.data_dir]
-        command += self.args
         full_env = {k: v for k, v in os.environ.items() if not _is_config_env(k)}
+        command = [herald_bin(), "serve"]
+        if bare:
+            full_env["PORT"] = str(self.port)
+        else:
+            command += ["--port", str(self.port), "--host", "127.0.0.1"]
+            command += ["--threads", str(threads), "--data-dir", self.data_dir]
+        command += self.args
         full_env.update(env or {})
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(

@@ -146,11 +146,6 @@ async def test_data_forwarded_from_a_spaced_body(herald):
     assert await recv_raw(ws) == '{"event":"users.u1.updated","data":"s"}'
 
 
-@pytest.mark.xfail(
-    reason="server bug: whitespace after an object or array `data` value (before the next "
-    "field) is copied into the frame; scalars are trimmed",
-    strict=True,
-)
 @pytest.mark.parametrize("data", ['{"k" : 1}', "[ 1 ]"])
 async def test_whitespace_after_structured_data_is_not_part_of_it(herald, data):
     ws = await subscribed_client(herald)
