@@ -120,7 +120,9 @@ class Herald:
             full_env["PORT"] = str(self.port)
         else:
             command += ["--port", str(self.port), "--host", "127.0.0.1"]
-            command += ["--threads", str(threads), "--data-dir", self.data_dir]
+            command += ["--data-dir", self.data_dir]
+            if "--threads" not in self.args:
+                command += ["--threads", str(threads)]
         command += self.args
         full_env.update(env or {})
         self.log = open(self.log_path, "wb")

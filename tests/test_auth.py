@@ -14,8 +14,10 @@ from conftest import (
     error_event,
     expect_close,
     hand_signed_hs256,
+    raw_http,
     recv,
     subscribe,
+    upgrade_request,
 )
 
 ISSUER = "herald-tests"
@@ -288,3 +290,28 @@ async def test_hs256_token_signed_with_the_public_key_is_refused(start_herald, t
     token = hand_signed_hs256(server.claims("alice"), pem.strip())
     await assert_refused(server, "algorithm not allowed", token=token)
     assert server.metric("herald_auth_failures_total", reason="algorithm_not_allowed") == 2
+
+
+# -- where the token is taken from ------------------------------------------------
+
+
+async def test_authorization_header_wins_over_query_parameters(herald):
+    good = herald.token("alice")
+    await assert_refused(
+        herald, "token expired", token=herald.token(ttl_s=-3600),
+        query=f"authHeader={good}&authToken={good}",
+    )
+
+
+async def test_auth_header_query_wins_over_auth_token_query(herald):
+    good = herald.token("alice")
+    query = "authHeader=" + urllib.parse.quote("Bearer " + herald.token(ttl_s=-3600)) + "&authToken=" + good
+    await assert_refused(herald, "token expired", token="", query=query)
+
+
+async def test_oversized_request_headers_are_refused_before_any_token_work(herald):
+    request = upgrade_request(herald, "/ws/v4/events", herald.token())
+    request = request[:-2] + "X-Pad: " + "p" * 20000 + "\r\n\r\n"
+    status, _ = raw_http(herald, request)
+    assert status == 431
+    assert not [k for k in herald.metrics() if k[0] == "herald_auth_failures_total"]
