@@ -237,8 +237,12 @@ struct RateRun {
 // that order holds. If take_first_half, swaps the pool's latency histogram
 // out at half time.
 RateRun PublishAtRate(Publisher& publisher, ClientPool* pool, double rate, double duration_s,
-                      std::size_t max_batch, std::size_t users, std::size_t payload_bytes,
-                      std::uint64_t* seq, bool take_first_half) {
+                      const BenchArgs& args, std::size_t users, std::uint64_t* seq,
+                      bool take_first_half) {
+  auto max_batch = static_cast<std::size_t>(std::max(1, args.batch));
+  auto payload_bytes = static_cast<std::size_t>(std::max(0, args.payload_bytes));
+  auto interval_ns = static_cast<std::int64_t>(args.publish_interval_ms * 1e6);
+  std::int64_t last_post_ns = 0;
   RateRun run;
   std::string pad(payload_bytes, 'x');
   std::int64_t start = NowNs();
@@ -259,6 +263,11 @@ RateRun PublishAtRate(Publisher& publisher, ClientPool* pool, double rate, doubl
       SleepNs(std::min<std::int64_t>(next_ns - now, 2'000'000));
       continue;
     }
+    if (now - last_post_ns < interval_ns) {
+      SleepNs(std::min<std::int64_t>(last_post_ns + interval_ns - now, 2'000'000));
+      continue;
+    }
+    last_post_ns = now;
     std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(due), max_batch);
     std::string& body = publisher.body();
     body.assign("[");
@@ -390,8 +399,8 @@ Step RunStep(Publisher& publisher, ClientPool& pool, const Env& env, std::size_t
   std::uint64_t base = pool.total_events();
   std::uint64_t closes = pool.server_closes();
   CpuMeter cpu(env);
-  RateRun run = PublishAtRate(publisher, &pool, rate, duration_s, args.batch, connections,
-                              args.payload_bytes, seq, /*take_first_half=*/true);
+  RateRun run = PublishAtRate(publisher, &pool, rate, duration_s, args, connections, seq,
+                              /*take_first_half=*/true);
   step.expected = run.published * connections;
   std::int64_t done = WaitForEvents(pool, base + step.expected, std::max(kDrainS, duration_s / 2),
                                     std::max(kDrainS, duration_s / 2));
@@ -469,6 +478,10 @@ Step SearchMaxRate(Publisher& publisher, ClientPool& pool, const Env& env, std::
              step.sustained ? "sustained" : "NOT sustained:", step.why.c_str());
     AddStepRow(report, step);
     if (pool.server_closes() > 0) return best;  // connections lost: stop
+    if (!step.sustained && best.rate == 0 && i < 3) {
+      rate /= 2;  // the first rate was too high: start lower
+      continue;
+    }
     if (!step.sustained) {
       bad_rate = rate;
       break;
@@ -598,8 +611,8 @@ int Latency(config::Config config, const config::FlagValues& flags, const BenchA
   f.pool->TakeLatency();
   std::uint64_t base = f.pool->total_events();
   CpuMeter cpu(*f.env);
-  RateRun run = PublishAtRate(*f.publisher, f.pool.get(), rate, sizes.duration_s, args.batch,
-                              sizes.connections, args.payload_bytes, &seq, false);
+  RateRun run = PublishAtRate(*f.publisher, f.pool.get(), rate, sizes.duration_s, args,
+                              sizes.connections, &seq, false);
   std::uint64_t expected = run.published * sizes.connections;
   WaitForEvents(*f.pool, base + expected, 3.0, 30.0);
   Histogram h = f.pool->TakeLatency();

@@ -23,7 +23,10 @@ struct BenchArgs {
   int subscriptions = 0;  // patterns per synthetic connection (1..9)
   int events = 0;         // stp: measured events
   std::uint64_t seed = 1;
-  int batch = 200;           // most events per POST /publish
+  int batch = 200;  // most events per POST /publish
+  // fanout/latency: least time between two POSTs; events due meanwhile go
+  // in one batch (a publisher that batches, as a NATS client does).
+  double publish_interval_ms = 0;
   int payload_bytes = 64;    // fanout/latency: bytes of padding in each event
   int source_addresses = 0;  // 127.0.0.1..N; 0: enough for the local port range
   bool smoke = false;        // tiny sizes, a few seconds per scenario

@@ -72,6 +72,8 @@ int main(int argc, char** argv) {
   bench->add_option("--seed", bench_args.seed, "stp: seed of the event stream");
   bench->add_option("--batch", bench_args.batch, "most events per POST /publish")
       ->capture_default_str();
+  bench->add_option("--publish-interval-ms", bench_args.publish_interval_ms,
+                    "least time between two POSTs (batches what is due)");
   bench->add_option("--payload-bytes", bench_args.payload_bytes, "padding in each event")
       ->capture_default_str();
   bench->add_option("--source-addresses", bench_args.source_addresses, "spread over 127.0.0.1..N");
