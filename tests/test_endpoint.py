@@ -87,3 +87,20 @@ async def test_api_version_from_the_original_servers_variable(start_herald):
     assert await barrier(ws) == []
     with pytest.raises(websockets.InvalidStatusCode):
         await connect(server, path="/ws/v4/events")
+
+
+def test_unsupported_websocket_version_is_a_426_naming_13(herald):
+    request = upgrade_request(herald, "/ws/v4/events", herald.token())
+    status, response = raw_http(herald, request.replace("Version: 13", "Version: 8"))
+    assert status == 426
+    assert "sec-websocket-version: 13" in response.lower()
+
+
+def test_body_on_a_path_that_takes_none_is_a_413(herald):
+    head = (
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+    )
+    assert raw_http(herald, head)[0] == 413
+    chunked = "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    assert raw_http(herald, chunked)[0] == 413
+    assert herald.http_get("/healthz")[0] == 200

@@ -3,7 +3,7 @@ and the users audience (DESIGN.md section 3)."""
 
 import pytest
 
-from conftest import connect, receive_until, recv, recv_raw, subscribe
+from conftest import connect, raw_http, receive_until, recv, recv_raw, subscribe
 
 SENTINEL = "sentinel.done"
 
@@ -202,3 +202,23 @@ async def test_events_in_counts_published_events(herald):
     await herald.publish({"event": "users.u3.created"})
     await herald.publish([{"event": 1}], expect=400)
     assert herald.metric("herald_events_in_total") == 3
+
+
+def test_wrong_key_is_refused_before_the_body_is_sent(herald):
+    # The header alone decides: the server answers 401 without waiting for a
+    # body it would never accept, even one declared far over the limit.
+    head = (
+        "POST /publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\n"
+        "Content-Type: application/json\r\nContent-Length: 900000000\r\n\r\n"
+    )
+    assert raw_http(herald, head)[0] == 401
+
+
+def test_declared_length_over_the_limit_is_a_413_before_the_body(start_herald):
+    server = start_herald("--max-publish-bytes", "2048")
+    head = (
+        f"POST /publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {server.publish_key}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 4096\r\n\r\n"
+    )
+    status, response = raw_http(server, head)
+    assert status == 413 and "2048" in response

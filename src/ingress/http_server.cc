@@ -8,6 +8,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <optional>
 
 #include "ingress/publish.h"
@@ -24,8 +26,23 @@ using Response = http::response<http::string_body>;
 // The GUID of RFC 6455 section 1.3, appended to the client's key.
 constexpr std::string_view kWebSocketGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-// How long a client has to send its request headers and body.
+// How long a client has to send its request headers and body, or to read
+// the response.
 constexpr auto kRequestTimeout = std::chrono::seconds(30);
+
+// Body accepted on paths other than publish: they need none.
+constexpr std::uint64_t kMaxOtherBodyBytes = 4096;
+// How long and how much a refused client may keep sending before we close.
+constexpr auto kLingerTimeout = std::chrono::seconds(2);
+constexpr std::size_t kMaxLingerBytes = 8 * 1024 * 1024;
+
+// Pause before accepting again after an accept error such as EMFILE, which
+// would otherwise fire again at once and spin the shard's thread.
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
+
+// A token's session deadline is capped at this far ahead: far-future exp
+// values would overflow the steady clock.
+constexpr std::int64_t kMaxSessionSeconds = 10LL * 365 * 86400;
 
 std::int64_t NowSeconds() {
   using namespace std::chrono;
@@ -137,14 +154,47 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void Start() { ReadRequest(); }
 
  private:
+  // Reads the header first: the publisher key is checked before a body is
+  // read, and only the publish endpoint may send a large one.
   void ReadRequest() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(context_.config->max_request_header_bytes));
-    parser_->body_limit(static_cast<std::uint64_t>(context_.config->max_publish_bytes));
-    timer_.expires_after(kRequestTimeout);
-    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (!ec) self->socket_.close();
-    });
+    // Beast compares Content-Length with the body limit as the header
+    // completes; OnHeader sets the limit once it knows the path and key.
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    ArmTimer();
+    http::async_read_header(
+        socket_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec == http::error::header_limit) {
+      return Reply(http::status::request_header_fields_too_large,
+                   JsonError(431, "request headers too large"), false);
+    }
+    if (ec == http::error::body_limit) return ReplyBodyTooLarge();  // from Content-Length
+    if (ec) return;  // peer went away or sent garbage: nothing to answer
+    const Request& request = parser_->get();
+    std::string_view target = Std(request.target());
+    bool publish = target.substr(0, target.find('?')) == context_.config->publish_path &&
+                   request.method() == http::verb::post;
+    if (publish && !PublisherAuthorized(request)) {
+      context_.publish_requests.fetch_add(1, std::memory_order_relaxed);
+      context_.publish_rejected.fetch_add(1, std::memory_order_relaxed);
+      return Reply(http::status::unauthorized,
+                   JsonError(401, "missing or wrong publisher key (Authorization: Bearer <key>)"),
+                   false);
+    }
+    auto length = parser_->content_length();
+    if (!publish && (parser_->chunked() || (length && *length > kMaxOtherBodyBytes))) {
+      return Reply(http::status::payload_too_large,
+                   JsonError(413, "this path takes no request body"), false);
+    }
+    auto limit = publish ? static_cast<std::uint64_t>(context_.config->max_publish_bytes)
+                         : kMaxOtherBodyBytes;
+    if (length && *length > limit) return ReplyBodyTooLarge();
+    parser_->body_limit(limit);  // still needed for chunked bodies
     http::async_read(
         socket_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRequest(ec); });
@@ -152,19 +202,31 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
   void OnRequest(beast::error_code ec) {
     timer_.cancel();
-    if (ec == http::error::body_limit) {
-      return Reply(
-          http::status::payload_too_large,
+    if (ec == http::error::body_limit) return ReplyBodyTooLarge();  // chunked body grew too big
+    if (ec) return;
+    Route(parser_->get());
+  }
+
+  void ReplyBodyTooLarge() {
+    Reply(http::status::payload_too_large,
           JsonError(413, "body larger than " + std::to_string(context_.config->max_publish_bytes) +
                              " bytes"),
           false);
-    }
-    if (ec == http::error::header_limit) {
-      return Reply(http::status::request_header_fields_too_large,
-                   JsonError(431, "request headers too large"), false);
-    }
-    if (ec) return;  // peer went away or sent garbage: nothing to answer
-    Route(parser_->get());
+  }
+
+  // Closes the socket if the request (or the response write) takes longer
+  // than kRequestTimeout.
+  void ArmTimer() {
+    timer_.expires_after(kRequestTimeout);
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->socket_.close();
+    });
+  }
+
+  bool PublisherAuthorized(const Request& request) const {
+    auto auth = request.find(http::field::authorization);
+    return auth != request.end() &&
+           SameKey(StripBearer(Std(auth->value())), context_.config->publish_key);
   }
 
   void Route(Request& request) {
@@ -200,14 +262,6 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
   void Publish(Request& request) {
     context_.publish_requests.fetch_add(1, std::memory_order_relaxed);
-    auto auth = request.find(http::field::authorization);
-    std::string_view key = auth == request.end() ? "" : StripBearer(Std(auth->value()));
-    if (auth == request.end() || !SameKey(key, context_.config->publish_key)) {
-      context_.publish_rejected.fetch_add(1, std::memory_order_relaxed);
-      return Reply(http::status::unauthorized,
-                   JsonError(401, "missing or wrong publisher key (Authorization: Bearer <key>)"),
-                   true);
-    }
     PublishParse parsed = ParsePublishBody(request.body());
     if (!parsed.problems.empty()) {
       context_.publish_rejected.fetch_add(1, std::memory_order_relaxed);
@@ -228,23 +282,54 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   }
 
   void Reply(http::status status, std::string body, bool keep_alive,
-             std::string_view content_type = "application/json") {
+             std::string_view content_type = "application/json", bool name_version = false) {
     auto response = std::make_shared<Response>(status, 11);
+    if (name_version) response->set(http::field::sec_websocket_version, "13");
     response->set(http::field::server, "herald");
     response->set(http::field::content_type,
                   beast::string_view(content_type.data(), content_type.size()));
     response->keep_alive(keep_alive && parser_->get().keep_alive());
     response->body() = std::move(body);
     response->prepare_payload();
+    ArmTimer();
     http::async_write(socket_, *response,
                       [self = shared_from_this(), response](beast::error_code ec, std::size_t) {
-                        if (ec || !response->keep_alive()) {
-                          beast::error_code ignored;
-                          self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
-                          return;
-                        }
+                        self->timer_.cancel();
+                        if (ec) return;
+                        if (!response->keep_alive()) return self->CloseAfterReply();
                         self->ReadRequest();
                       });
+  }
+
+  // Refusals (401, 413, ...) may come before the client has sent its whole
+  // body. Closing with unread bytes would reset the connection and the
+  // client could lose the answer, so stop sending and discard what still
+  // arrives until the peer closes, a cap, or a short timeout.
+  void CloseAfterReply() {
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    timer_.expires_after(kLingerTimeout);
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->socket_.close();
+    });
+    Discard(0);
+  }
+
+  void Discard(std::size_t discarded) {
+    if (discarded > kMaxLingerBytes) {
+      timer_.cancel();
+      return;
+    }
+    buffer_.consume(buffer_.size());
+    socket_.async_read_some(buffer_.prepare(16 * 1024), [self = shared_from_this(), discarded](
+                                                            beast::error_code ec, std::size_t n) {
+      if (ec) {  // EOF: the peer read our answer
+        self->timer_.cancel();
+        return;
+      }
+      self->buffer_.commit(n);
+      self->Discard(discarded + n);
+    });
   }
 
   // RFC 6455 section 4.2: answer the handshake, then hand the socket to the
@@ -253,7 +338,12 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void Upgrade(Request& request, std::string_view query) {
     auto key = request.find(http::field::sec_websocket_key);
     auto version = request.find(http::field::sec_websocket_version);
-    if (key == request.end() || version == request.end() || version->value() != "13") {
+    if (version != request.end() && version->value() != "13") {
+      return Reply(http::status::upgrade_required,
+                   JsonError(426, "only WebSocket version 13 is supported"), false,
+                   "application/json", true);
+    }
+    if (key == request.end() || version == request.end()) {
       return Reply(http::status::bad_request,
                    JsonError(400, "bad WebSocket handshake (key and version 13 required)"), false);
     }
@@ -305,7 +395,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // check at connect allowed, so a token accepted now is not dropped at once.
   std::optional<std::chrono::steady_clock::time_point> ExpiryDeadline(const auth::Claims& claims) {
     if (!claims.exp) return std::nullopt;
-    std::int64_t left_s = *claims.exp + context_.config->auth_leeway_s - NowSeconds();
+    std::int64_t left_s = std::clamp<std::int64_t>(*claims.exp - NowSeconds(), -kMaxSessionSeconds,
+                                                   kMaxSessionSeconds) +
+                          context_.config->auth_leeway_s;
     return std::chrono::steady_clock::now() +
            std::chrono::seconds(std::max<std::int64_t>(0, left_s));
   }
@@ -327,7 +419,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 }  // namespace
 
 struct Listener::Impl {
-  Impl(fanout::Shard& s, ServerContext& c) : shard(s), context(c), acceptor(s.io()) {}
+  Impl(fanout::Shard& s, ServerContext& c)
+      : shard(s), context(c), acceptor(s.io()), retry(s.io()) {}
 
   void Accept() {
     acceptor.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
@@ -335,8 +428,13 @@ struct Listener::Impl {
       if (!ec) {
         socket.set_option(tcp::no_delay(true));
         std::make_shared<HttpConnection>(std::move(socket), shard, context)->Start();
-      } else if (LogAllowed()) {
-        spdlog::warn("accept failed error={}", ec.message());
+      } else {
+        if (LogAllowed()) spdlog::warn("accept failed error={}", ec.message());
+        retry.expires_after(kAcceptRetryDelay);
+        retry.async_wait([this](const boost::system::error_code& ec) {
+          if (!ec) Accept();
+        });
+        return;
       }
       Accept();
     });
@@ -345,6 +443,7 @@ struct Listener::Impl {
   fanout::Shard& shard;
   ServerContext& context;
   tcp::acceptor acceptor;
+  asio::steady_timer retry;
 };
 
 Listener::Listener(fanout::Shard& shard, ServerContext& context)
@@ -385,6 +484,7 @@ void Listener::Start() { impl_->Accept(); }
 
 void Listener::Stop() {
   boost::system::error_code ignored;
+  impl_->retry.cancel();
   impl_->acceptor.close(ignored);
 }
 

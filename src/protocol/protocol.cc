@@ -95,6 +95,12 @@ std::string_view ReasonPhrase(int status_code) {
       return "Not Found";
     case 413:
       return "Payload Too Large";
+    case 405:
+      return "Method Not Allowed";
+    case 426:
+      return "Upgrade Required";
+    case 431:
+      return "Request Header Fields Too Large";
     case 429:
       return "Too Many Requests";
     default:
