@@ -1,5 +1,6 @@
 #include "session/session.h"
 
+#include <simdjson.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -24,6 +25,12 @@ bool IsQuietEnding(const boost::system::error_code& ec) {
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
          ec == asio::error::bad_descriptor;
 }
+
+// What one queued frame costs besides its bytes (queue slot, shared
+// pointer, allocation), so that many tiny frames count for what they hold.
+constexpr std::size_t kQueueOverheadBytes = 64;
+
+std::size_t QueueCost(const std::string& frame) { return frame.size() + kQueueOverheadBytes; }
 
 }  // namespace
 
@@ -152,8 +159,8 @@ bool Session::Consume(std::string_view bytes) {
 // Returns false when the session has finished and must stop reading.
 bool Session::HandleMessage(Message& message) {
   switch (message.opcode) {
-    case Opcode::kPing:  // RFC 6455 5.5.2: answer with the same payload
-      Enqueue(std::make_shared<const std::string>(EncodeFrame(Opcode::kPong, message.payload)));
+    case Opcode::kPing:
+      if (state_ == State::kOpen) AnswerPing(message.payload);
       return true;
     case Opcode::kPong:
       return true;
@@ -164,8 +171,7 @@ bool Session::HandleMessage(Message& message) {
       }
       // RFC 6455 5.5.1: echo the peer's close, then end the connection.
       state_ = State::kClosing;
-      Enqueue(std::make_shared<const std::string>(
-          EncodeFrame(Opcode::kClose, std::string_view(message.payload).substr(0, 2))));
+      Enqueue(std::make_shared<const std::string>(EchoClose(message.payload)));
       close_timer_.expires_after(limits_.close_timeout);
       close_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
         if (!ec) self->Finish();
@@ -176,6 +182,31 @@ bool Session::HandleMessage(Message& message) {
       if (state_ == State::kOpen) HandleCommand(message.payload);
       return true;
   }
+}
+
+// RFC 6455 5.5.3: a pong may answer only the latest of several pings. At
+// most one pong waits for the next write, so a peer that floods pings and
+// never reads cannot grow the queue with them.
+void Session::AnswerPing(std::string_view payload) {
+  pending_pong_ = std::string(payload);
+  if (in_flight_ == 0) DoWrite();
+}
+
+// The close frame that answers the peer's (RFC 6455 5.5.1 and 7.4): its
+// code when it is one an endpoint may send, 1002 for a malformed payload,
+// 1007 for a reason that is not UTF-8.
+std::string Session::EchoClose(std::string_view payload) {
+  if (payload.empty()) return EncodeFrame(Opcode::kClose, {});
+  if (payload.size() == 1) return EncodeCloseFrame(CloseCode::kProtocolError, "bad close frame");
+  unsigned code =
+      (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]);
+  bool sendable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+                  (code >= 3000 && code <= 4999);
+  if (!sendable) return EncodeCloseFrame(CloseCode::kProtocolError, "bad close code");
+  if (!simdjson::validate_utf8(payload.substr(2))) {
+    return EncodeCloseFrame(CloseCode::kInvalidPayload, "close reason is not UTF-8");
+  }
+  return EncodeFrame(Opcode::kClose, payload.substr(0, 2));
 }
 
 void Session::HandleCommand(std::string_view text) {
@@ -259,24 +290,31 @@ void Session::Flush() {
 
 void Session::Enqueue(FramePtr frame, bool write_now) {
   if (state_ == State::kClosed) return;
-  if (state_ == State::kOpen && queued_bytes_ + frame->size() > limits_.max_queue_bytes) {
+  if (state_ == State::kOpen && queued_bytes_ + QueueCost(*frame) > limits_.max_queue_bytes) {
     stats_.Count(DropReason::kSlowConsumer);
     spdlog::debug("conn={} closing reason=slow_consumer queued_bytes={}", id_, queued_bytes_);
     // Keep only what the kernel is already writing, so that memory is freed
     // at once; the close frame goes after it.
     while (queue_.size() > in_flight_) {
-      queued_bytes_ -= queue_.back()->size();
+      queued_bytes_ -= QueueCost(*queue_.back());
       queue_.pop_back();
     }
     Close(CloseCode::kTryAgainLater, "slow consumer");
     return;
   }
-  queued_bytes_ += frame->size();
+  queued_bytes_ += QueueCost(*frame);
   queue_.push_back(std::move(frame));
   if (write_now && in_flight_ == 0) DoWrite();
 }
 
 void Session::DoWrite() {
+  if (pending_pong_) {
+    auto pong = std::make_shared<const std::string>(EncodeFrame(Opcode::kPong, *pending_pong_));
+    pending_pong_.reset();
+    queued_bytes_ += QueueCost(*pong);
+    queue_.push_back(std::move(pong));
+  }
+  if (queue_.empty()) return;
   gather_.clear();
   std::size_t count = std::min(queue_.size(), kMaxGather);
   for (std::size_t i = 0; i < count; ++i) gather_.push_back(asio::buffer(*queue_[i]));
@@ -296,10 +334,10 @@ void Session::OnWrite(const boost::system::error_code& ec) {
   }
   stats_.frames_out.fetch_add(in_flight_, std::memory_order_relaxed);
   for (; in_flight_ > 0; --in_flight_) {
-    queued_bytes_ -= queue_.front()->size();
+    queued_bytes_ -= QueueCost(*queue_.front());
     queue_.pop_front();
   }
-  if (!queue_.empty()) {
+  if (!queue_.empty() || pending_pong_) {
     DoWrite();
   } else if (finish_after_write_) {
     Finish();

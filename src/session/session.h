@@ -92,6 +92,8 @@ class Session : public Subscriber, public std::enable_shared_from_this<Session> 
   bool Consume(std::string_view bytes);
   bool HandleMessage(Message& message);
   void HandleCommand(std::string_view text);
+  void AnswerPing(std::string_view payload);
+  static std::string EchoClose(std::string_view payload);
   bool TakeCommandToken();
   void Subscribe(std::string pattern);
   void Unsubscribe(const std::string& pattern);
@@ -128,6 +130,7 @@ class Session : public Subscriber, public std::enable_shared_from_this<Session> 
   std::size_t in_flight_ = 0;  // frames at the front of queue_ being written
   std::vector<asio::const_buffer> gather_;
   bool finish_after_write_ = false;
+  std::optional<std::string> pending_pong_;  // latest ping's payload, unanswered
 
   asio::steady_timer keepalive_timer_;
   asio::steady_timer expiry_timer_;
