@@ -177,3 +177,28 @@ def test_serve_refuses_a_port_in_use(tmp_path):
     assert result.returncode == 1
     assert "cannot" in (result.stdout + result.stderr)
 
+
+
+def test_subscribe_exits_zero_when_the_server_shuts_down(start_herald):
+    server = start_herald()
+    command = [herald_bin(), "subscribe", "users.*.*", "--port", str(server.port),
+               "--data-dir", server.data_dir]
+    subscriber = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env=clean_env())
+    deadline = time.monotonic() + 10
+    while server.metric("herald_subscriptions") < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert server.stop() == 0
+    _, err = subscriber.communicate(timeout=10)
+    assert subscriber.returncode == 0, err
+    assert "1001" in err
+
+
+def test_subscribe_exits_non_zero_when_refused(start_herald):
+    server = start_herald("--auth-secret", "not-the-one-the-cli-reads")
+    command = [herald_bin(), "subscribe", "users.*.*", "--port", str(server.port),
+               "--data-dir", server.data_dir, "--auth-secret", "a-different-secret"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=15, env=clean_env())
+    assert result.returncode != 0
+    assert "4401" in result.stderr

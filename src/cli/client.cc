@@ -114,10 +114,12 @@ int Subscribe(config::Config config, const SubscribeArgs& args) {
     std::cerr << "herald subscribe: " << error << "\n";
     return 1;
   }
+  unsigned ws_close_code = 0;
   try {
     asio::io_context io;
     tcp::resolver resolver(io);
     websocket::stream<tcp::socket> ws(io);
+    beast::error_code ec;
     asio::connect(ws.next_layer(),
                   resolver.resolve(ClientHost(config), std::to_string(config.port)));
     ws.set_option(websocket::stream_base::decorator([&token](websocket::request_type& request) {
@@ -132,13 +134,20 @@ int Subscribe(config::Config config, const SubscribeArgs& args) {
               << " pattern(s); printing events, one per line\n";
     for (;;) {
       beast::flat_buffer buffer;
-      ws.read(buffer);
+      ws.read(buffer, ec);
+      if (ec == websocket::error::closed) ws_close_code = ws.reason().code;
+      if (ec) throw boost::system::system_error(ec);
       std::cout << beast::buffers_to_string(buffer.data()) << std::endl;
     }
   } catch (const boost::system::system_error& e) {
-    if (e.code() == websocket::error::closed) return 0;
-    std::cerr << "herald subscribe: " << e.what() << "\n";
-    return 1;
+    if (e.code() != websocket::error::closed) {
+      std::cerr << "herald subscribe: " << e.what() << "\n";
+      return 1;
+    }
+    // Closed by the server: fine on shutdown, an error otherwise (4401, 1013...).
+    auto code = ws_close_code;
+    std::cerr << "herald subscribe: connection closed with code " << code << "\n";
+    return code == 1000 || code == 1001 ? 0 : 1;
   }
 }
 

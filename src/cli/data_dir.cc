@@ -1,8 +1,12 @@
 #include "cli/data_dir.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -31,14 +35,16 @@ bool ReadOrCreate(const fs::path& path, bool create, std::string* value, std::st
     return false;
   }
   *value = auth::RandomToken(kSecretBytes);
-  std::ofstream out(path, std::ios::trunc);
-  out << *value << "\n";
-  out.close();
-  if (!out) {
-    *error = "cannot write " + path.string();
+  // Created 0600 from the start: never readable by others, not even briefly.
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  std::string line = *value + "\n";
+  bool written =
+      fd >= 0 && write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  if (fd >= 0) close(fd);
+  if (!written) {
+    *error = "cannot create " + path.string() + ": " + std::strerror(errno);
     return false;
   }
-  chmod(path.c_str(), 0600);
   return true;
 }
 

@@ -62,6 +62,9 @@ std::optional<OutboundEvent> Router::Route(PublishItem& item, std::int64_t now_m
 }
 
 void Router::LogDrop(const PublishItem& item, membership::DropReason reason) {
+  // Families come from publishers: cap the map rather than trust them.
+  constexpr std::size_t kMaxLoggedFamilies = 1024;
+  if (last_drop_log_.size() >= kMaxLoggedFamilies) last_drop_log_.clear();
   auto now = std::chrono::steady_clock::now();
   auto [it, first] = last_drop_log_.try_emplace(Family(item.name), now);
   if (!first && now - it->second < std::chrono::minutes(1)) return;

@@ -71,7 +71,6 @@ class Shard : public session::SessionHost {
   void Offer(session::Subscriber* s, const OutboundEvent& event);
 
   const int index_;
-  asio::io_context io_{1};
   const session::SessionLimits& limits_;
   UserLimiter& user_limiter_;
   session::SessionStats stats_;
@@ -86,6 +85,10 @@ class Shard : public session::SessionHost {
   std::mutex inbox_mutex_;  // guards inbox_ and drain_scheduled_ (router vs shard)
   std::vector<EventBatch> inbox_;
   bool drain_scheduled_ = false;
+
+  // Last, so it is destroyed first: sessions still alive at shutdown are
+  // destroyed with their handlers and still use the members above.
+  asio::io_context io_{1};
 };
 
 }  // namespace herald::fanout
