@@ -82,6 +82,10 @@ std::string ReadItem(od::value value, fanout::PublishItem* item) {
   return {};
 }
 
+constexpr const char* kNumberProblem =
+    "body is not valid JSON: a number is malformed or beyond 64-bit integer or double range "
+    "(send such numbers as strings)";
+
 void Add(PublishParse& result, std::size_t index, bool batch, std::string problem) {
   result.problems.push_back(batch ? "item " + std::to_string(index) + ": " + problem : problem);
 }
@@ -94,8 +98,12 @@ PublishParse ParsePublishBody(std::string_view body) {
   // skip over nested `data` without checking every byte of it.
   simdjson::dom::parser validator;
   simdjson::dom::element root;
-  if (validator.parse(body.data(), body.size()).get(root)) {
-    result.problems.push_back("body is not valid JSON");
+  if (auto error = validator.parse(body.data(), body.size()).get(root)) {
+    // simdjson reports a malformed number and one outside int64/uint64/double
+    // alike; JSON lets parsers limit the range (RFC 8259 section 9), so
+    // say which limit applies and how to get past it.
+    result.problems.push_back(error == simdjson::NUMBER_ERROR ? kNumberProblem
+                                                              : "body is not valid JSON");
     return result;
   }
   bool batch = root.is_array();
