@@ -28,7 +28,7 @@ import websockets
 HERALD_BIN = os.environ.get("HERALD_BIN", "/work/main/build/src/cli/herald")
 STP_STREAM = os.environ.get("HERALD_STP_STREAM", "/work/main/build/src/membership/stp_stream")
 TESTDATA = os.environ.get("HERALD_TESTDATA", os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "testdata"))
+    os.path.dirname(os.path.abspath(__file__)), "..", "testdata"))
 
 SECRET = "visibility-test-secret-0123456789abcdef"
 PUBLISH_KEY = "visibility-test-publish-key"

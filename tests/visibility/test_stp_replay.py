@@ -1,4 +1,4 @@
-"""Replays ../shared/testdata/stp-session.jsonl through the real server: every
+"""Replays tests/testdata/stp-session.jsonl through the real server: every
 line's audience (DESIGN.md section 2) must be reproduced exactly, per user,
 in order, over WebSockets."""
 
