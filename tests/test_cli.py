@@ -131,7 +131,8 @@ async def test_zero_config_serve_creates_the_data_dir_and_works(start_herald, tm
         path = data / name
         assert path.read_text().strip(), name
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert "herald token --sub" in server.logs()  # tells a new user what to do next
+    # Tells a new user what to do next, with the binary as it was invoked.
+    assert f"{herald_bin()} token --sub" in server.logs()
     assert server.secret != server.publish_key
 
     ws = await connect(server, "alice")

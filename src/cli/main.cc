@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  if (serve->parsed()) return herald::cli::Serve(ResolveOrExit(serve_flags));
+  if (serve->parsed()) return herald::cli::Serve(ResolveOrExit(serve_flags), argv[0]);
   if (token->parsed()) return herald::cli::Token(ResolveOrExit(token_flags), token_args);
   if (publish->parsed()) return herald::cli::Publish(ResolveOrExit(publish_flags), publish_args);
   if (bench->parsed()) {

@@ -84,21 +84,23 @@ void ConfigureLogging(const config::Config& c) {
   }
 }
 
-void PrintWelcome(const config::Config& c, const std::string& endpoint, bool generated) {
+void PrintWelcome(const config::Config& c, const std::string& program, const std::string& endpoint,
+                  bool generated) {
   std::string host = ClientHost(c);
   std::string port = std::to_string(c.port);
   spdlog::info("herald listening on ws://{}:{}{} threads={}", c.host, port, endpoint, c.threads);
   if (!generated) return;
   std::printf(
       "\nHerald is running on its embedded defaults. Secrets are in %s.\n"
-      "  token:      herald token --sub <userId>\n"
-      "  listen:     herald subscribe 'users.*.*' --sub <userId>\n"
-      "  publish:    herald publish users.507f191e810c19729de860ea.created '{\"name\":\"Alice\"}'\n"
+      "  token:      %s token --sub <userId>\n"
+      "  listen:     %s subscribe 'users.*.*' --sub <userId>\n"
+      "  publish:    %s publish users.507f191e810c19729de860ea.created '{\"name\":\"Alice\"}'\n"
       "  WebSocket:  ws://%s:%s%s?authToken=<token>\n"
       "  HTTP:       curl -H \"Authorization: Bearer $(cat %s/publish-key)\" \\\n"
       "                -d '{\"event\":\"users.1.created\",\"data\":{}}' http://%s:%s%s\n\n",
-      c.data_dir.c_str(), host.c_str(), port.c_str(), endpoint.c_str(), c.data_dir.c_str(),
-      host.c_str(), port.c_str(), c.publish_path.c_str());
+      c.data_dir.c_str(), program.c_str(), program.c_str(), program.c_str(), host.c_str(),
+      port.c_str(), endpoint.c_str(), c.data_dir.c_str(), host.c_str(), port.c_str(),
+      c.publish_path.c_str());
   std::fflush(stdout);
 }
 
@@ -207,7 +209,7 @@ class Server {
 
 }  // namespace
 
-int Serve(config::Config config) {
+int Serve(config::Config config, const std::string& program) {
   ConfigureLogging(config);
   bool generated = config.auth_secret.empty() && config.auth_public_key.empty();
   std::string error;
@@ -221,7 +223,7 @@ int Serve(config::Config config) {
     spdlog::error("cannot start: {}", error);
     return 1;
   }
-  PrintWelcome(server->config(), server->endpoint(), generated);
+  PrintWelcome(server->config(), program, server->endpoint(), generated);
   server->Run();
   return 0;
 }
