@@ -333,10 +333,9 @@ void Session::OnWrite(const boost::system::error_code& ec) {
     return;
   }
   stats_.frames_out.fetch_add(in_flight_, std::memory_order_relaxed);
-  for (; in_flight_ > 0; --in_flight_) {
-    queued_bytes_ -= QueueCost(*queue_.front());
-    queue_.pop_front();
-  }
+  for (std::size_t i = 0; i < in_flight_; ++i) queued_bytes_ -= QueueCost(*queue_[i]);
+  queue_.PopFront(in_flight_);
+  in_flight_ = 0;
   if (!queue_.empty() || pending_pong_) {
     DoWrite();
   } else if (finish_after_write_) {

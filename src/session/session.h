@@ -10,7 +10,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +18,7 @@
 
 #include "protocol/protocol.h"
 #include "session/asio.h"
+#include "session/frame_queue.h"
 #include "session/stats.h"
 #include "session/subscriber.h"
 #include "session/ws_frame.h"
@@ -125,7 +125,7 @@ class Session : public Subscriber, public std::enable_shared_from_this<Session> 
   std::chrono::steady_clock::time_point last_refill_;
   int rate_refusals_ = 0;
 
-  std::deque<FramePtr> queue_;
+  FrameQueue queue_;
   std::size_t queued_bytes_ = 0;
   std::size_t in_flight_ = 0;  // frames at the front of queue_ being written
   std::vector<asio::const_buffer> gather_;
