@@ -646,6 +646,7 @@ int Idle(config::Config config, const config::FlagValues& flags, const BenchArgs
   SleepNs(300'000'000);
   std::int64_t baseline_kib = env->ServerRssKiB();
   std::int64_t bench_baseline_kib = ProcessRssKiB(getpid());
+  std::int64_t slab_baseline_kib = SystemSlabKiB();
   if (!ConnectOrExplain(pool, SyntheticSpecs(*env, sizes.connections, subscriptions), *env,
                         &report)) {
     return 1;
@@ -653,6 +654,7 @@ int Idle(config::Config config, const config::FlagValues& flags, const BenchArgs
   SleepNs(args.smoke ? 200'000'000 : 1'000'000'000);  // let the server settle
   std::int64_t loaded_kib = env->ServerRssKiB();
   std::int64_t bench_loaded_kib = ProcessRssKiB(getpid());
+  std::int64_t slab_loaded_kib = SystemSlabKiB();
   CpuMeter cpu(*env);
   SleepNs(static_cast<std::int64_t>(sizes.duration_s * 1e9));
   double idle_wall = cpu.WallS(), idle_server = cpu.ServerS(), idle_bench = cpu.BenchS();
@@ -676,6 +678,12 @@ int Idle(config::Config config, const config::FlagValues& flags, const BenchArgs
                 2);
   report.Number("bench_rss_per_connection_kib",
                 static_cast<double>(bench_loaded_kib - bench_baseline_kib) / n, "KiB", 2);
+  // Machine-wide, so it holds both ends of each loopback connection (and
+  // anything else the machine did meanwhile); the server's share is about half.
+  report.Number(
+      "kernel_slab_per_connection_kib",
+      slab_baseline_kib < 0 ? NAN : static_cast<double>(slab_loaded_kib - slab_baseline_kib) / n,
+      "KiB, both ends", 2);
   report.Number("idle_server_cpu_pct", 100 * idle_server / idle_wall, "% of one core", 1);
   report.Number("idle_bench_cpu_pct", 100 * idle_bench / idle_wall, "% of one core", 1);
   std::uint64_t problems = FinalCheck(pool, sizes.connections, report);

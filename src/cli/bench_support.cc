@@ -105,6 +105,14 @@ std::int64_t ProcessRssKiB(pid_t pid) {
   return -1;
 }
 
+std::int64_t SystemSlabKiB() {
+  std::ifstream in("/proc/meminfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Slab:", 0) == 0) return std::stoll(line.substr(5));
+  }
+  return -1;
+}
+
 std::int64_t SelfCpuNs() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);

@@ -57,6 +57,10 @@ std::int64_t ProcessCpuNs(pid_t pid);
 // -1 if unreadable.
 std::int64_t ProcessRssKiB(pid_t pid);
 
+// Kernel slab memory of the whole machine from /proc/meminfo (Slab), in KiB;
+// -1 if unreadable. Sockets, their inodes, files and epoll entries live there.
+std::int64_t SystemSlabKiB();
+
 // CPU time of this process (all threads), from getrusage.
 std::int64_t SelfCpuNs();
 
