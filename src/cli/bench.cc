@@ -740,6 +740,8 @@ int Churn(config::Config config, const config::FlagValues& flags, const BenchArg
   report.Number("cycle_p50_ms", Ms(result.cycle_ns.Quantile(0.5)), "ms", 3);
   report.Number("cycle_p99_ms", Ms(result.cycle_ns.Quantile(0.99)), "ms", 3);
   report.Number("failed", static_cast<double>(result.failed));
+  // The idle connections must all survive the churn beside them.
+  report.Number("idle_closed_by_server", static_cast<double>(background.server_closes()));
   report.Number("server_cpu_pct", 100 * cpu.ServerS() / wall, "% of one core", 0);
   report.Number("bench_cpu_pct", 100 * cpu.BenchS() / wall, "% of one core", 0);
   report.Number("server_cpu_ms_per_k_cycles", cpu.ServerS() / cycles * 1e6, "ms", 1);
@@ -749,7 +751,12 @@ int Churn(config::Config config, const config::FlagValues& flags, const BenchArg
     std::fprintf(stderr, "herald bench: %llu cycles failed; first: %s\n",
                  static_cast<unsigned long long>(result.failed), result.first_error.c_str());
   }
-  return result.failed > 0 || result.cycles == 0 ? 1 : 0;
+  if (background.server_closes() > 0) {
+    std::fprintf(stderr, "herald bench: the server closed %llu idle connections: %s\n",
+                 static_cast<unsigned long long>(background.server_closes()),
+                 background.FirstServerComplaint().c_str());
+  }
+  return result.failed > 0 || result.cycles == 0 || background.server_closes() > 0 ? 1 : 0;
 }
 
 // ---- stp ----
@@ -874,8 +881,8 @@ int Stp(config::Config config, const config::FlagValues& flags, const BenchArgs&
   report.Number("server_closes", static_cast<double>(pool.server_closes()));
   report.Number("error_events", static_cast<double>(pool.error_events()));
   report.Print(args.json);
-  bool bad = mismatched > 0 || pool.server_closes() > 0 || !error.empty() ||
-             (published == 0 && !w.items.empty());
+  bool bad = mismatched > 0 || pool.server_closes() > 0 || pool.error_events() > 0 ||
+             !error.empty() || (published == 0 && !w.items.empty());
   return bad ? 1 : 0;
 }
 
