@@ -162,7 +162,7 @@ async def test_data_with_numbers_beyond_64_bits_is_refused_by_name(herald, numbe
     ws = await subscribed_client(herald)
     body = '[{"event":"users.u0.updated"},{"event":"users.u1.updated","data":[' + number + "]}]"
     status, answer = await herald.publish(body, expect=400)
-    assert "beyond 64-bit integer or double range" in answer["problems"][0]
+    assert "does not fit a 64-bit integer or a double" in answer["problems"][0]
     await herald.event(SENTINEL)
     assert await names_before_sentinel(ws) == []
 

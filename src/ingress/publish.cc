@@ -83,8 +83,18 @@ std::string ReadItem(od::value value, fanout::PublishItem* item) {
 }
 
 constexpr const char* kNumberProblem =
-    "body is not valid JSON: a number is malformed or beyond 64-bit integer or double range "
+    "body has a number that is malformed or does not fit a 64-bit integer or a double "
     "(send such numbers as strings)";
+
+// simdjson 3.0 reports every bad number as NUMBER_ERROR; later versions give
+// integers beyond 64 bits their own BIGINT_ERROR. Either is a number problem.
+template <class Code>
+bool IsNumberError(Code error) {
+  if constexpr (requires { Code::BIGINT_ERROR; }) {
+    if (error == Code::BIGINT_ERROR) return true;
+  }
+  return error == Code::NUMBER_ERROR;
+}
 
 void Add(PublishParse& result, std::size_t index, bool batch, std::string problem) {
   result.problems.push_back(batch ? "item " + std::to_string(index) + ": " + problem : problem);
@@ -99,11 +109,10 @@ PublishParse ParsePublishBody(std::string_view body) {
   simdjson::dom::parser validator;
   simdjson::dom::element root;
   if (auto error = validator.parse(body.data(), body.size()).get(root)) {
-    // simdjson reports a malformed number and one outside int64/uint64/double
-    // alike; JSON lets parsers limit the range (RFC 8259 section 9), so
-    // say which limit applies and how to get past it.
-    result.problems.push_back(error == simdjson::NUMBER_ERROR ? kNumberProblem
-                                                              : "body is not valid JSON");
+    // simdjson cannot tell a malformed number from one outside
+    // int64/uint64/double; JSON lets parsers limit the range (RFC 8259
+    // section 9), so say which limit applies and how to get past it.
+    result.problems.push_back(IsNumberError(error) ? kNumberProblem : "body is not valid JSON");
     return result;
   }
   bool batch = root.is_array();
