@@ -296,14 +296,14 @@ void Session::Enqueue(FramePtr frame, bool write_now) {
     // Keep only what the kernel is already writing, so that memory is freed
     // at once; the close frame goes after it.
     while (queue_.size() > in_flight_) {
-      queued_bytes_ -= QueueCost(*queue_.back());
-      queue_.pop_back();
+      queued_bytes_ -= QueueCost(*queue_.Back());
+      queue_.PopBack();
     }
     Close(CloseCode::kTryAgainLater, "slow consumer");
     return;
   }
   queued_bytes_ += QueueCost(*frame);
-  queue_.push_back(std::move(frame));
+  queue_.Push(std::move(frame));
   if (write_now && in_flight_ == 0) DoWrite();
 }
 
@@ -312,7 +312,7 @@ void Session::DoWrite() {
     auto pong = std::make_shared<const std::string>(EncodeFrame(Opcode::kPong, *pending_pong_));
     pending_pong_.reset();
     queued_bytes_ += QueueCost(*pong);
-    queue_.push_back(std::move(pong));
+    queue_.Push(std::move(pong));
   }
   if (queue_.empty()) return;
   gather_.clear();
@@ -403,7 +403,7 @@ void Session::Finish() {
   boost::system::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
-  queue_.clear();
+  queue_.Clear();
   queued_bytes_ = 0;
   spdlog::debug("conn={} closed user={}", id_, user_);
   host_.SessionClosed(*this);
