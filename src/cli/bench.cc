@@ -396,6 +396,9 @@ Step RunStep(Publisher& publisher, ClientPool& pool, const Env& env, std::size_t
              double rate, double duration_s, const BenchArgs& args, std::uint64_t* seq) {
   Step step;
   step.rate = rate;
+  // Stragglers of an earlier step must not count as this step's deliveries.
+  WaitForEvents(pool, *seq * connections, 0.5, 5.0);
+  bool clean_start = pool.total_events() == *seq * connections;
   pool.TakeLatency();
   std::uint64_t base = pool.total_events();
   std::uint64_t closes = pool.server_closes();
@@ -424,8 +427,8 @@ Step RunStep(Publisher& publisher, ClientPool& pool, const Env& env, std::size_t
     step.server_s_per_m = server_s / millions;
     step.bench_s_per_m = bench_s / millions;
   }
-  step.complete =
-      run.error.empty() && pool.server_closes() == closes && step.delivered >= step.expected;
+  step.complete = clean_start && run.error.empty() && pool.server_closes() == closes &&
+                  step.delivered == step.expected;
   if (!run.error.empty()) {
     step.why = "publish failed: " + run.error;
   } else if (pool.server_closes() != closes) {
@@ -742,6 +745,8 @@ int Churn(config::Config config, const config::FlagValues& flags, const BenchArg
   report.Number("failed", static_cast<double>(result.failed));
   // The idle connections must all survive the churn beside them.
   report.Number("idle_closed_by_server", static_cast<double>(background.server_closes()));
+  report.Number("error_events",
+                static_cast<double>(background.error_events() + pool.error_events()));
   report.Number("server_cpu_pct", 100 * cpu.ServerS() / wall, "% of one core", 0);
   report.Number("bench_cpu_pct", 100 * cpu.BenchS() / wall, "% of one core", 0);
   report.Number("server_cpu_ms_per_k_cycles", cpu.ServerS() / cycles * 1e6, "ms", 1);
@@ -751,12 +756,18 @@ int Churn(config::Config config, const config::FlagValues& flags, const BenchArg
     std::fprintf(stderr, "herald bench: %llu cycles failed; first: %s\n",
                  static_cast<unsigned long long>(result.failed), result.first_error.c_str());
   }
-  if (background.server_closes() > 0) {
-    std::fprintf(stderr, "herald bench: the server closed %llu idle connections: %s\n",
+  bool troubled =
+      background.server_closes() > 0 || background.error_events() > 0 || pool.error_events() > 0;
+  if (troubled) {
+    std::string complaint = background.FirstServerComplaint();
+    if (complaint.empty()) complaint = pool.FirstServerComplaint();
+    std::fprintf(stderr,
+                 "herald bench: %llu idle connections ended by the server, %llu error events: %s\n",
                  static_cast<unsigned long long>(background.server_closes()),
-                 background.FirstServerComplaint().c_str());
+                 static_cast<unsigned long long>(background.error_events() + pool.error_events()),
+                 complaint.c_str());
   }
-  return result.failed > 0 || result.cycles == 0 || background.server_closes() > 0 ? 1 : 0;
+  return result.failed > 0 || result.cycles == 0 || troubled ? 1 : 0;
 }
 
 // ---- stp ----
@@ -881,6 +892,9 @@ int Stp(config::Config config, const config::FlagValues& flags, const BenchArgs&
   report.Number("server_closes", static_cast<double>(pool.server_closes()));
   report.Number("error_events", static_cast<double>(pool.error_events()));
   report.Print(args.json);
+  if (pool.server_closes() > 0 || pool.error_events() > 0) {
+    std::fprintf(stderr, "herald bench: %s\n", pool.FirstServerComplaint().c_str());
+  }
   bool bad = mismatched > 0 || pool.server_closes() > 0 || pool.error_events() > 0 ||
              !error.empty() || (published == 0 && !w.items.empty());
   return bad ? 1 : 0;

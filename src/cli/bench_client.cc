@@ -250,6 +250,7 @@ struct ClientPool::Impl {
       CloseSocket(c);
       c.phase = Phase::kFailed;
       c.counters.open = false;
+      owner.server_closes_.fetch_add(1, std::memory_order_relaxed);
       NoteComplaint("server ended a connection without a close frame: " + ec.message());
       return;
     }

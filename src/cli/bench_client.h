@@ -79,8 +79,9 @@ class ClientPool {
 
   // Events received by all connections so far. Any thread.
   std::uint64_t total_events() const { return total_events_.load(std::memory_order_relaxed); }
-  // Frames that were not events: error events and server close frames.
+  // Error events received.
   std::uint64_t error_events() const { return error_events_.load(std::memory_order_relaxed); }
+  // Ready connections the server ended, with a close frame or without one.
   std::uint64_t server_closes() const { return server_closes_.load(std::memory_order_relaxed); }
 
   // Latency samples since the last call, taken from the I/O thread.
