@@ -132,9 +132,11 @@ bool FrameReader::Next(Message& out, FrameError& error) {
     return true;
   }
   if (error != FrameError::kNone) return false;
-  // Drop parsed bytes once in a while rather than after every frame.
+  // Drop parsed bytes once in a while rather than after every frame. When
+  // all are parsed, free the buffer too: most connections send a few
+  // commands and then only listen, and each would keep its largest read.
   if (offset_ > 0 && offset_ == buffer_.size()) {
-    buffer_.clear();
+    std::string().swap(buffer_);
     offset_ = 0;
   } else if (offset_ > 4096) {
     buffer_.erase(0, offset_);
