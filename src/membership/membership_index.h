@@ -95,6 +95,9 @@ class MembershipIndex {
   std::size_t encounter_count() const { return encounters_.size() - encounter_tombstones_; }
   std::size_t tombstone_count() const { return trainer_tombstones_ + encounter_tombstones_; }
 
+  // The store behind the index; null when it keeps nothing (tests).
+  Store* store() const { return store_; }
+
  private:
   struct StringHash {
     using is_transparent = void;

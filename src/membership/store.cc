@@ -12,10 +12,6 @@ namespace {
 // rather than misread.
 constexpr int kSchemaVersion = 1;
 
-// How long a statement waits for a lock held by another connection (only an
-// operator's sqlite3 shell would hold one) before the write is counted failed.
-constexpr int kBusyTimeoutMs = 2000;
-
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS groups(id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS group_members(
@@ -108,6 +104,11 @@ bool CheckAndMigrate(sqlite3* db, std::string* error) {
 }  // namespace
 
 std::unique_ptr<Store> Store::Open(const std::string& path, std::string* error) {
+  return Open(path, kBusyTimeoutMs, error);
+}
+
+std::unique_ptr<Store> Store::Open(const std::string& path, int busy_timeout_ms,
+                                   std::string* error) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
@@ -115,7 +116,7 @@ std::unique_ptr<Store> Store::Open(const std::string& path, std::string* error) 
     sqlite3_close(db);
     return nullptr;
   }
-  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  sqlite3_busy_timeout(db, busy_timeout_ms);
 
   std::unique_ptr<Store> store(new Store(db, path));
   std::string cause;
@@ -212,19 +213,18 @@ bool Store::Begin() {
   return false;
 }
 
-void Store::Commit() {
-  if (Exec("COMMIT")) {
-    ++write_count_;
-  } else {
-    Fail();
-  }
+bool Store::Commit() {
+  if (!Exec("COMMIT")) return Fail();
+  ++write_count_;
+  return true;
 }
 
-void Store::Fail() {
+bool Store::Fail() {
   ++write_errors_;
   std::string cause = last_error_;
   Exec("ROLLBACK");
   last_error_ = cause;
+  return false;
 }
 
 // Runs a bound statement to completion and resets it for the next use.
@@ -236,8 +236,56 @@ bool Store::Step(sqlite3_stmt* statement) {
   return rc == SQLITE_DONE;
 }
 
+bool Store::RetryUnsaved() {
+  for (auto it = unsaved_.begin(); it != unsaved_.end(); it = unsaved_.erase(it)) {
+    if (!it->second()) return false;
+  }
+  return true;
+}
+
+void Store::Write(Table table, std::string_view id, std::function<bool()> write) {
+  auto key = std::make_pair(table, std::string(id));
+  // If the retry fails this write would too (the file is locked, full or
+  // read-only): keep it unsaved rather than wait out a second busy timeout.
+  if (!RetryUnsaved()) {
+    ++write_errors_;
+    unsaved_.insert_or_assign(std::move(key), std::move(write));
+    return;
+  }
+  if (write()) {
+    unsaved_.erase(key);  // superseded
+  } else {
+    unsaved_.insert_or_assign(std::move(key), std::move(write));
+  }
+}
+
 void Store::SaveGroup(const StoredGroup& group) {
-  if (!Begin()) return;
+  Write(Table::kGroups, group.id, [this, group] { return WriteGroup(group); });
+}
+
+void Store::DeleteGroup(std::string_view id) {
+  Write(Table::kGroups, id, [this, id = std::string(id)] { return WriteGroupDeletion(id); });
+}
+
+void Store::SaveTrainer(const StoredTrainer& trainer) {
+  Write(Table::kTrainers, trainer.id, [this, trainer] { return WriteTrainer(trainer); });
+}
+
+void Store::DeleteTrainer(std::string_view id) {
+  Write(Table::kTrainers, id, [this, id = std::string(id)] { return WriteTrainerDeletion(id); });
+}
+
+void Store::SaveEncounter(const StoredEncounter& encounter) {
+  Write(Table::kEncounters, encounter.id, [this, encounter] { return WriteEncounter(encounter); });
+}
+
+void Store::DeleteEncounter(std::string_view id) {
+  Write(Table::kEncounters, id,
+        [this, id = std::string(id)] { return WriteEncounterDeletion(id); });
+}
+
+bool Store::WriteGroup(const StoredGroup& group) {
+  if (!Begin()) return false;
   Bind(insert_group_, 1, group.id);
   Bind(delete_group_members_, 1, group.id);
   bool ok = Step(insert_group_) && Step(delete_group_members_);
@@ -246,45 +294,45 @@ void Store::SaveGroup(const StoredGroup& group) {
     Bind(insert_member_, 2, group.members[i]);
     ok = Step(insert_member_);
   }
-  ok ? Commit() : Fail();
+  return ok ? Commit() : Fail();
 }
 
-void Store::DeleteGroup(std::string_view id) {
-  if (!Begin()) return;
+bool Store::WriteGroupDeletion(const std::string& id) {
+  if (!Begin()) return false;
   Bind(delete_group_, 1, id);
   Bind(delete_group_members_, 1, id);
   bool ok = Step(delete_group_) && Step(delete_group_members_);
-  ok ? Commit() : Fail();
+  return ok ? Commit() : Fail();
 }
 
-void Store::SaveTrainer(const StoredTrainer& trainer) {
-  if (!Begin()) return;
+bool Store::WriteTrainer(const StoredTrainer& trainer) {
+  if (!Begin()) return false;
   Bind(upsert_trainer_, 1, trainer.id);
   Bind(upsert_trainer_, 2, trainer.region);
   Bind(upsert_trainer_, 3, trainer.owner);
   sqlite3_bind_int(upsert_trainer_, 4, trainer.npc ? 1 : 0);
   BindOptional(upsert_trainer_, 5, trainer.deleted_at_ms);
-  Step(upsert_trainer_) ? Commit() : Fail();
+  return Step(upsert_trainer_) ? Commit() : Fail();
 }
 
-void Store::DeleteTrainer(std::string_view id) {
-  if (!Begin()) return;
+bool Store::WriteTrainerDeletion(const std::string& id) {
+  if (!Begin()) return false;
   Bind(delete_trainer_, 1, id);
-  Step(delete_trainer_) ? Commit() : Fail();
+  return Step(delete_trainer_) ? Commit() : Fail();
 }
 
-void Store::SaveEncounter(const StoredEncounter& encounter) {
-  if (!Begin()) return;
+bool Store::WriteEncounter(const StoredEncounter& encounter) {
+  if (!Begin()) return false;
   Bind(upsert_encounter_, 1, encounter.id);
   Bind(upsert_encounter_, 2, encounter.region);
   BindOptional(upsert_encounter_, 3, encounter.deleted_at_ms);
-  Step(upsert_encounter_) ? Commit() : Fail();
+  return Step(upsert_encounter_) ? Commit() : Fail();
 }
 
-void Store::DeleteEncounter(std::string_view id) {
-  if (!Begin()) return;
+bool Store::WriteEncounterDeletion(const std::string& id) {
+  if (!Begin()) return false;
   Bind(delete_encounter_, 1, id);
-  Step(delete_encounter_) ? Commit() : Fail();
+  return Step(delete_encounter_) ? Commit() : Fail();
 }
 
 }  // namespace herald::membership

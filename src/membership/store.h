@@ -13,6 +13,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +59,13 @@ class Store {
   // failure returns null and sets *error to a sentence naming the path and the
   // cause; a corrupt or foreign file is an error, never an empty store.
   static std::unique_ptr<Store> Open(const std::string& path, std::string* error);
+  // The same with another wait for a database locked by another connection
+  // (only an operator's sqlite3 shell would hold one) before a write counts
+  // as failed. The router waits with its lock held, so keep it short; tests
+  // use a shorter one.
+  static constexpr int kBusyTimeoutMs = 2000;
+  static std::unique_ptr<Store> Open(const std::string& path, int busy_timeout_ms,
+                                     std::string* error);
 
   ~Store();
   Store(const Store&) = delete;
@@ -65,9 +74,13 @@ class Store {
   // Moves out what Open() read; a second call returns an empty snapshot.
   StoreSnapshot TakeSnapshot();
 
-  // Writes. They never throw: a failed write is rolled back, counted in
-  // write_errors() and described by last_error(); the in-memory index stays
-  // authoritative until the next start.
+  // Writes, each of one row's whole state. They never throw. A failed write
+  // is rolled back, counted in write_errors(), described by last_error() and
+  // kept as unsaved: every later write first retries what is unsaved, and so
+  // does RetryUnsaved(). Only the newest state of a row is kept, so a retry
+  // never writes an older state over a newer one. Until unsaved() is 0 the
+  // file lags the in-memory index, and a restart would bring back the old
+  // memberships: the server reports itself not ready meanwhile.
   void SaveGroup(const StoredGroup& group);
   void DeleteGroup(std::string_view id);
   void SaveTrainer(const StoredTrainer& trainer);
@@ -80,6 +93,11 @@ class Store {
   std::uint64_t write_count() const { return write_count_; }
   std::uint64_t write_errors() const { return write_errors_; }
   const std::string& last_error() const { return last_error_; }
+  // Rows whose newest state is not in the file yet.
+  std::size_t unsaved() const { return unsaved_.size(); }
+  // Writes what is unsaved, oldest key first; stops at the first failure.
+  // Returns true when nothing is left unsaved.
+  bool RetryUnsaved();
 
  private:
   explicit Store(sqlite3* db, std::string path);
@@ -88,9 +106,21 @@ class Store {
   bool Load(std::string* error);
   bool Exec(const char* sql);
   bool Begin();
-  void Commit();
-  void Fail();
+  bool Commit();
+  bool Fail();
   bool Step(sqlite3_stmt* statement);
+
+  // Which table a row is in, for the unsaved map's key.
+  enum class Table { kGroups, kTrainers, kEncounters };
+  // Runs `write` (one transaction; true if committed) after retrying what
+  // is unsaved, and keeps it as the row's unsaved state if it fails.
+  void Write(Table table, std::string_view id, std::function<bool()> write);
+  bool WriteGroup(const StoredGroup& group);
+  bool WriteGroupDeletion(const std::string& id);
+  bool WriteTrainer(const StoredTrainer& trainer);
+  bool WriteTrainerDeletion(const std::string& id);
+  bool WriteEncounter(const StoredEncounter& encounter);
+  bool WriteEncounterDeletion(const std::string& id);
 
   sqlite3* db_;
   std::string path_;
@@ -98,6 +128,7 @@ class Store {
   std::uint64_t write_count_ = 0;
   std::uint64_t write_errors_ = 0;
   std::string last_error_;
+  std::map<std::pair<Table, std::string>, std::function<bool()>> unsaved_;
 
   sqlite3_stmt* insert_group_ = nullptr;
   sqlite3_stmt* delete_group_ = nullptr;

@@ -1,6 +1,7 @@
 #include "membership/store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -142,6 +143,77 @@ TEST_F(StoreTest, WritesOnlyWhenMembershipChanges) {
   // A real change writes once.
   index.Apply("regions.r.trainers.t1.updated", R"({"user":"a","npc":{}})", nullptr, 0);
   EXPECT_EQ(store->write_count(), writes + 1);
+}
+
+// Another connection (an operator's sqlite3 shell) holding the write lock.
+class WriteLock {
+ public:
+  explicit WriteLock(const std::string& path) {
+    sqlite3_open(path.c_str(), &db_);
+    locked_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
+  ~WriteLock() {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(db_);
+  }
+  bool locked() const { return locked_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  bool locked_ = false;
+};
+
+TEST_F(StoreTest, FailedWritesAreRetriedAndNeverLostAcrossARestart) {
+  const std::int64_t now_ms = 1'000'000;
+  {
+    std::string error;
+    std::unique_ptr<Store> store = Store::Open(path_, /*busy_timeout_ms=*/10, &error);
+    ASSERT_TRUE(store) << error;
+    MembershipIndex index(IndexOptions{}, store.get());
+    index.Apply("groups.g1.created", R"({"members":["alice","bob"]})", nullptr, now_ms);
+    index.Apply("groups.g2.created", R"({"members":["carol"]})", nullptr, now_ms);
+    {
+      WriteLock lock(path_);
+      ASSERT_TRUE(lock.locked());
+      // Bob leaves g1, g2 is deleted and recreated: none of it reaches the file.
+      index.Apply("groups.g1.updated", R"({"members":["alice"]})", nullptr, now_ms);
+      index.Apply("groups.g2.deleted", "", nullptr, now_ms);
+      index.Apply("groups.g2.created", R"({"members":["dave"]})", nullptr, now_ms);
+      EXPECT_GE(store->write_errors(), 3u);
+      EXPECT_EQ(store->unsaved(), 2u);  // one newest state per row
+      EXPECT_FALSE(store->RetryUnsaved());
+      EXPECT_FALSE(store->last_error().empty());
+    }
+    EXPECT_TRUE(store->RetryUnsaved()) << store->last_error();
+    EXPECT_EQ(store->unsaved(), 0u);
+  }
+  std::unique_ptr<Store> store = OpenOrFail();
+  MembershipIndex index(IndexOptions{}, store.get());
+  EXPECT_EQ(index.GroupMembers("g1"), Users({"alice"}));
+  EXPECT_EQ(index.GroupMembers("g2"), Users({"dave"}));
+}
+
+TEST_F(StoreTest, ANewerWriteOfTheSameRowSupersedesTheUnsavedOne) {
+  const std::int64_t now_ms = 1'000'000;
+  std::string error;
+  std::unique_ptr<Store> store = Store::Open(path_, /*busy_timeout_ms=*/10, &error);
+  ASSERT_TRUE(store) << error;
+  {
+    MembershipIndex index(IndexOptions{}, store.get());
+    index.Apply("regions.r.trainers.t1.created", R"({"user":"alice"})", nullptr, now_ms);
+    {
+      WriteLock lock(path_);
+      index.Apply("regions.r.trainers.t1.updated", R"({"user":"bob"})", nullptr, now_ms);
+      EXPECT_EQ(store->unsaved(), 1u);
+    }
+    // The next write retries the unsaved one first, then writes its own.
+    index.Apply("regions.r.trainers.t1.updated", R"({"user":"carol"})", nullptr, now_ms);
+    EXPECT_EQ(store->unsaved(), 0u) << store->last_error();
+  }
+  store.reset();
+  store = OpenOrFail();
+  MembershipIndex index(IndexOptions{}, store.get());
+  EXPECT_EQ(index.RegionMembers("r"), Users({"carol"}));
 }
 
 TEST_F(StoreTest, CorruptFileIsAnOpenError) {
