@@ -155,6 +155,8 @@ class Server {
     });
     for (auto& listener : listeners_) listener->Start();
     context_.ready = true;
+    retry_timer_ = std::make_unique<asio::steady_timer>(shards_[0]->io());
+    ArmMembershipRetry();
 
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < shards_.size(); ++i) {
@@ -162,6 +164,12 @@ class Server {
     }
     shards_[0]->io().run();
     for (auto& thread : threads) thread.join();
+    if (!store_->RetryUnsaved()) {
+      spdlog::error(
+          "{} membership change(s) could not be saved ({}); the next start will not "
+          "know them",
+          store_->unsaved(), store_->last_error());
+    }
     spdlog::info("herald stopped");
   }
 
@@ -180,6 +188,17 @@ class Server {
     shutdown_deadline_ = Clock::now() + limits_.close_timeout + std::chrono::milliseconds(500);
     shutdown_timer_ = std::make_unique<asio::steady_timer>(shards_[0]->io());
     WaitForSessions();
+  }
+
+  // Membership writes that failed are retried every second, so that the
+  // database catches up (and /readyz recovers) without waiting for events.
+  void ArmMembershipRetry() {
+    retry_timer_->expires_after(std::chrono::seconds(1));
+    retry_timer_->async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      router_->RetryUnsavedMemberships();
+      ArmMembershipRetry();
+    });
   }
 
   void WaitForSessions() {
@@ -204,6 +223,7 @@ class Server {
   ingress::ServerContext context_;
   std::vector<std::unique_ptr<ingress::Listener>> listeners_;
   std::unique_ptr<asio::steady_timer> shutdown_timer_;
+  std::unique_ptr<asio::steady_timer> retry_timer_;
   Clock::time_point shutdown_deadline_;
 };
 

@@ -36,6 +36,7 @@ void Router::Publish(std::vector<PublishItem> items) {
   for (PublishItem& item : items) {
     if (auto event = Route(item, now_ms)) batch->push_back(std::move(*event));
   }
+  NoteStoreHealth();
   if (batch->empty()) return;
   stats_.events_routed.fetch_add(batch->size(), std::memory_order_relaxed);
   EventBatch shared = std::move(batch);
@@ -59,6 +60,30 @@ std::optional<OutboundEvent> Router::Route(PublishItem& item, std::int64_t now_m
   event.audience = MakeAudience(std::move(resolution.audience));
   event.name = std::move(item.name);
   return event;
+}
+
+void Router::RetryUnsavedMemberships() {
+  std::lock_guard lock(mutex_);
+  membership::Store* store = index_.store();
+  if (!store || store->unsaved() == 0) return;
+  store->RetryUnsaved();
+  NoteStoreHealth();
+}
+
+void Router::NoteStoreHealth() {
+  const membership::Store* store = index_.store();
+  if (!store) return;
+  std::uint64_t unsaved = store->unsaved();
+  std::uint64_t before = stats_.membership_unsaved.exchange(unsaved, std::memory_order_relaxed);
+  stats_.membership_write_errors.store(store->write_errors(), std::memory_order_relaxed);
+  if (before == 0 && unsaved > 0) {
+    spdlog::error(
+        "membership database write failed: {}; {} change(s) kept in memory and retried every "
+        "second; /readyz answers 503 until they are saved",
+        store->last_error(), unsaved);
+  } else if (before > 0 && unsaved == 0) {
+    spdlog::warn("membership database writes recovered; every change is saved");
+  }
 }
 
 void Router::LogDrop(const PublishItem& item, membership::DropReason reason) {

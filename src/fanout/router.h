@@ -34,6 +34,10 @@ struct RouterStats {
   std::atomic<std::uint64_t> events_routed{0};
   // Events dropped for an empty audience, by membership::DropReason.
   std::array<std::atomic<std::uint64_t>, 16> audience_drops{};
+  // The membership store: failed writes, and rows not saved yet (while
+  // nonzero the server is not ready; see membership::Store).
+  std::atomic<std::uint64_t> membership_write_errors{0};
+  std::atomic<std::uint64_t> membership_unsaved{0};
 };
 
 class Router {
@@ -45,6 +49,10 @@ class Router {
 
   const RouterStats& stats() const { return stats_; }
 
+  // Retries membership writes that failed. Thread-safe; `serve` calls it
+  // every second so that the store catches up without new events.
+  void RetryUnsavedMemberships();
+
   // Runs f(index) under the router's lock, for readers such as /metrics.
   template <typename F>
   auto WithIndex(F&& f) {
@@ -55,6 +63,8 @@ class Router {
  private:
   std::optional<OutboundEvent> Route(PublishItem& item, std::int64_t now_ms);
   void LogDrop(const PublishItem& item, membership::DropReason reason);
+  // Publishes the store's state in stats_ and logs when it goes bad or recovers.
+  void NoteStoreHealth();
 
   std::vector<Shard*> shards_;
   std::mutex mutex_;

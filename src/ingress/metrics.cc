@@ -68,6 +68,14 @@ std::string RenderMetrics(ServerContext& context) {
            fmt::format("reason=\"{}\"", membership::MetricLabel(reason)));
   }
 
+  Metric(out, "herald_membership_write_errors_total", "counter",
+         "Membership database writes that failed (each is retried).");
+  Sample(out, "herald_membership_write_errors_total",
+         router.membership_write_errors.load(kRelaxed));
+  Metric(out, "herald_membership_unsaved", "gauge",
+         "Membership rows whose newest state is not in the database yet.");
+  Sample(out, "herald_membership_unsaved", router.membership_unsaved.load(kRelaxed));
+
   Metric(out, "herald_auth_failures_total", "counter", "Rejected tokens, by reason.");
   for (std::size_t i = 0; i < context.auth_stats.failures.size(); ++i) {
     auto value = context.auth_stats.failures[i].load(kRelaxed);
