@@ -208,7 +208,8 @@ const std::vector<Option>& Options() {
        &C::deliver_uncovered,
        0,
        0,
-       "deliver events that no visibility rule covers to everyone (default: drop them)"},
+       "deliver events that no visibility rule covers to everyone, except in families with a "
+       "restricted rule (groups, regions, trainers, encounters); default: drop them"},
       {"log_level", {}, &C::log_level, 0, 0, "trace, debug, info, warn, error"},
       {"log_json", {}, &C::log_json, 0, 0, "write logs as JSON lines"},
       {"nats_url", {"NATS_URL"}, &C::nats_url, 0, 0, "NATS server for cluster mode (not yet)"},

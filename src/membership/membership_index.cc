@@ -99,7 +99,7 @@ Resolution MembershipIndex::Apply(std::string_view name, std::string_view data_j
   Resolution by_rule;
   if (match) {
     by_rule = ApplyRule(*match, data_json, now_ms);
-  } else if (options_.deliver_uncovered_to_everyone) {
+  } else if (options_.deliver_uncovered_to_everyone && !InRestrictedFamily(name)) {
     by_rule = Everyone();
   } else {
     by_rule = Dropped(DropReason::kUncoveredName);

@@ -322,9 +322,22 @@ TEST(UncoveredSwitchTest, DeliversUncoveredNamesToEveryoneWhenOn) {
   Resolution resolution = index.Apply("areas.a.trainers.t.moved", "{}", nullptr, 0);
   EXPECT_EQ(resolution.drop, DropReason::kNone);
   EXPECT_TRUE(resolution.audience.everyone);
+  EXPECT_TRUE(index.Apply("users.u.achievements", "{}", nullptr, 0).audience.everyone);
+  EXPECT_TRUE(index.Apply("misc", "{}", nullptr, 0).audience.everyone);
   // Restricted rules still fail closed.
   EXPECT_EQ(index.Apply("groups.g.messages.m.created", "", nullptr, 0).drop,
             DropReason::kUnknownGroup);
+  // And a family with a restricted row stays closed to names no row covers.
+  index.Apply("groups.g.created", R"({"members":["a"]})", nullptr, 0);
+  index.Apply("regions.r.trainers.t.created", R"({"user":"a"})", nullptr, 0);
+  index.Apply("regions.r.encounters.e.created", "{}", nullptr, 0);
+  for (const char* name :
+       {"groups.g.renamed", "groups.g.messages.m.reactions.x.created", "regions.r.created",
+        "regions.r.encounters.e.updated", "trainers.t.updated", "encounters.e.updated"}) {
+    Resolution resolution = index.Apply(name, "{}", nullptr, 0);
+    EXPECT_EQ(resolution.drop, DropReason::kUncoveredName) << name;
+    EXPECT_EQ(resolution.audience, Audience{}) << name;
+  }
 }
 
 TEST_F(IndexTest, MalformedPayloadsChangeNothingAndDoNotCrash) {

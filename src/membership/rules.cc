@@ -1,5 +1,6 @@
 #include "membership/rules.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace herald::membership {
@@ -140,6 +141,14 @@ std::optional<RuleMatch> MatchCompiled(std::string_view name,
 std::optional<RuleMatch> MatchRule(std::string_view name) {
   static const std::vector<CompiledRule> kCompiled = CompileAll(kRuleSpecs);
   return MatchCompiled(name, kCompiled);
+}
+
+bool InRestrictedFamily(std::string_view name) {
+  std::string_view first = name.substr(0, name.find('.'));
+  return std::any_of(std::begin(kRuleSpecs), std::end(kRuleSpecs), [first](const RuleSpec& rule) {
+    return rule.audience != AudienceKind::kEveryone &&
+           rule.pattern.substr(0, rule.pattern.find('.')) == first;
+  });
 }
 
 std::optional<RuleMatch> MatchRule(std::string_view name, std::span<const RuleSpec> rules) {

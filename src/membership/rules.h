@@ -72,6 +72,12 @@ struct RuleMatch {
 // with the same segment count; no allocation.
 std::optional<RuleMatch> MatchRule(std::string_view name);
 
+// True if `name` starts with the first segment of a row whose audience is
+// restricted (groups, regions, trainers, encounters): an uncovered name there
+// is about something private even when no row covers it, so the switch that
+// sends uncovered names to everyone leaves it dropped.
+bool InRestrictedFamily(std::string_view name);
+
 // Like MatchRule, against a caller-given table (for tests of the matcher).
 // Note: this one parses the patterns on every call; use it off the hot path.
 std::optional<RuleMatch> MatchRule(std::string_view name, std::span<const RuleSpec> rules);

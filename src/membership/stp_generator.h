@@ -60,6 +60,7 @@ struct ModelEvent {
   std::optional<std::vector<std::string>> members;  // the string entries of a `members` array
   std::optional<std::string> user;                  // a string `user`
   bool npc = false;                                 // `npc` present and not null
+  bool restricted_family = false;  // kUncovered: groups, regions, trainers, encounters
 };
 
 struct ModelOptions {
@@ -127,7 +128,10 @@ class ReferenceModel {
       case Kind::kPublic:
         return {true, {}, ""};
       case Kind::kUncovered:
-        if (options_.deliver_uncovered_to_everyone) return {true, {}, ""};
+        // The switch never opens a family that has a restricted row.
+        if (options_.deliver_uncovered_to_everyone && !event.restricted_family) {
+          return {true, {}, ""};
+        }
         return {false, {}, "uncovered_name"};
       case Kind::kGroupUpsert:
         return GroupUpsert(event);
@@ -377,7 +381,11 @@ class StpGenerator {
         "misc"};
     event.name = Pick(names);
     event.data_json = R"({"x":1,"y":2})";
-    return Of(Kind::kUncovered);
+    ModelEvent model = Of(Kind::kUncovered);
+    std::string first = event.name.substr(0, event.name.find('.'));
+    model.restricted_family =
+        first == "groups" || first == "regions" || first == "trainers" || first == "encounters";
+    return model;
   }
 
   // An odd payload instead of the real one, now and then.

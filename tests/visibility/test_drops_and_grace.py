@@ -1,6 +1,6 @@
 """Integration-level checks of edges of DESIGN.md section 2: names no rule
 covers (dropped and counted by default, delivered to everyone with
---deliver-uncovered true), the tombstone grace period, and a rejected publish
+--deliver-uncovered true unless their family has a restricted rule), the tombstone grace period, and a rejected publish
 batch teaching no membership."""
 
 import asyncio
@@ -48,13 +48,27 @@ def test_uncovered_names_are_dropped_and_counted_by_default(vis_servers):
     assert "# TYPE herald_drops_total counter" in text
 
 
+# Names no rule covers, but in a family with a restricted rule: private even
+# with the switch on.
+UNCOVERED_RESTRICTED = [
+    "regions.r1.created",
+    "regions.r1.encounters.e1.updated",
+    "groups.g1.renamed",
+    "trainers.t1.updated",
+    "encounters.e1.updated",
+]
+
+
 def test_uncovered_names_reach_everyone_when_configured(vis_servers):
     server = vis_servers("uncovered-everyone", "--deliver-uncovered", "true").start()
-    items = [h.item(n, {"x": 1}) for n in UNCOVERED] + [h.item(PUBLIC, {"name": "A"})]
+    names = UNCOVERED + [n for n in UNCOVERED_RESTRICTED if n not in UNCOVERED]
+    open_names = [n for n in names if n not in UNCOVERED_RESTRICTED]
+    items = [h.item(n, {"x": 1}) for n in names] + [h.item(PUBLIC, {"name": "A"})]
     got = asyncio.run(publish_and_collect(server, items))
     for user in USERS:
-        assert got[user] == UNCOVERED + [PUBLIC], f"{user} received {got[user]}"
-    assert server.metric("herald_drops_total", 'reason="uncovered_name"') == 0
+        assert got[user] == open_names + [PUBLIC], f"{user} received {got[user]}"
+    dropped = len(names) - len(open_names)
+    assert server.metric("herald_drops_total", 'reason="uncovered_name"') == dropped
 
 
 GRACE_MS = 1500
