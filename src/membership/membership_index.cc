@@ -362,13 +362,32 @@ void MembershipIndex::PurgeExpired(std::int64_t now_ms) {
 
 // ---- Payloads ----
 
+namespace {
+
+// The value of the last `key` field of `object`. A payload that has a key
+// twice means to Herald what it means to the clients that receive it, and
+// JSON.parse keeps the last one (simdjson's at_key would give the first).
+bool LastField(simdjson::dom::object object, std::string_view key, simdjson::dom::element* value) {
+  bool found = false;
+  for (simdjson::dom::key_value_pair field : object) {
+    if (field.key == key) {
+      *value = field.value;
+      found = true;
+    }
+  }
+  return found;
+}
+
+}  // namespace
+
 std::optional<std::vector<std::string>> MembershipIndex::ParseMembers(std::string_view data_json) {
   simdjson::dom::object object;
   if (parser_.parse(data_json.data(), data_json.size()).get_object().get(object)) {
     return std::nullopt;
   }
+  simdjson::dom::element field;
   simdjson::dom::array array;
-  if (object.at_key("members").get_array().get(array)) return std::nullopt;
+  if (!LastField(object, "members", &field) || field.get_array().get(array)) return std::nullopt;
   std::vector<std::string> members;
   for (simdjson::dom::element entry : array) {
     std::string_view user;
@@ -385,10 +404,12 @@ std::optional<MembershipIndex::TrainerPayload> MembershipIndex::ParseTrainer(
     return std::nullopt;
   }
   TrainerPayload payload;
+  simdjson::dom::element field;
   std::string_view user;
-  if (!object.at_key("user").get_string().get(user)) payload.user = std::string(user);
-  simdjson::dom::element npc;
-  payload.npc = !object.at_key("npc").get(npc) && !npc.is_null();
+  if (LastField(object, "user", &field) && !field.get_string().get(user)) {
+    payload.user = std::string(user);
+  }
+  payload.npc = LastField(object, "npc", &field) && !field.is_null();
   return payload;
 }
 

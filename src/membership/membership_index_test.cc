@@ -340,6 +340,16 @@ TEST(UncoveredSwitchTest, DeliversUncoveredNamesToEveryoneWhenOn) {
   }
 }
 
+// A key given twice means what the clients' JSON.parse makes of it: the last.
+TEST_F(IndexTest, DuplicateKeysInPayloadsMeanTheLastOne) {
+  Apply("groups.g.created", R"({"members":["mallory"],"members":["alice","bob"]})");
+  EXPECT_EQ(index_.GroupMembers("g"), Users({"alice", "bob"}));
+  Apply("regions.r.trainers.t1.created", R"({"user":"mallory","user":"alice"})");
+  Apply("regions.r.trainers.t2.created", R"({"user":"carol","npc":{},"npc":null})");
+  Apply("regions.r.trainers.t3.created", R"({"user":"dave","npc":null,"npc":{}})");
+  EXPECT_EQ(index_.RegionMembers("r"), Users({"alice", "carol"}));
+}
+
 TEST_F(IndexTest, MalformedPayloadsChangeNothingAndDoNotCrash) {
   Group("g", R"(["a"])");
   Trainer("r", "t1", "a");
