@@ -79,10 +79,10 @@ void Router::NoteStoreHealth() {
   if (before == 0 && unsaved > 0) {
     spdlog::error(
         "membership database write failed: {}; {} change(s) kept in memory and retried every "
-        "second; /readyz answers 503 until they are saved",
+        "second (a restart before they are saved would bring back the old memberships)",
         store->last_error(), unsaved);
   } else if (before > 0 && unsaved == 0) {
-    spdlog::warn("membership database writes recovered; every change is saved");
+    spdlog::info("membership database writes recovered; every change is saved");
   }
 }
 

@@ -246,17 +246,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     }
     if (path == "/healthz" && get) return Reply(http::status::ok, "ok\n", true, "text/plain");
     if (path == "/readyz" && get) {
-      if (!context_.ready.load()) {
-        return Reply(http::status::service_unavailable, "not ready\n", true, "text/plain");
-      }
-      // A restart now would bring back memberships the file has not caught
-      // up with; a load balancer should not send traffic meanwhile.
-      if (context_.router->stats().membership_unsaved.load(std::memory_order_relaxed) > 0) {
-        return Reply(http::status::service_unavailable,
-                     "not ready: membership changes not saved to the database\n", true,
-                     "text/plain");
-      }
-      return Reply(http::status::ok, "ready\n", true, "text/plain");
+      bool ready = context_.ready.load();
+      return Reply(ready ? http::status::ok : http::status::service_unavailable,
+                   ready ? "ready\n" : "not ready\n", true, "text/plain");
     }
     if (path == "/metrics" && get) {
       return Reply(http::status::ok, RenderMetrics(context_), true, "text/plain; version=0.0.4");

@@ -69,7 +69,7 @@ std::string RenderMetrics(ServerContext& context) {
   }
 
   Metric(out, "herald_membership_write_errors_total", "counter",
-         "Membership database writes that failed (each is retried).");
+         "Membership database write attempts that failed (retries included).");
   Sample(out, "herald_membership_write_errors_total",
          router.membership_write_errors.load(kRelaxed));
   Metric(out, "herald_membership_unsaved", "gauge",

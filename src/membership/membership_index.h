@@ -96,7 +96,7 @@ class MembershipIndex {
   std::size_t tombstone_count() const { return trainer_tombstones_ + encounter_tombstones_; }
 
   // The store behind the index; null when it keeps nothing (tests).
-  Store* store() const { return store_; }
+  Store* store() { return store_; }
 
  private:
   struct StringHash {

@@ -118,7 +118,7 @@ std::unique_ptr<Store> Store::Open(const std::string& path, int busy_timeout_ms,
   }
   sqlite3_busy_timeout(db, busy_timeout_ms);
 
-  std::unique_ptr<Store> store(new Store(db, path));
+  std::unique_ptr<Store> store(new Store(db, path, busy_timeout_ms));
   std::string cause;
   if (!CheckAndMigrate(db, &cause) || !store->Prepare(&cause) || !store->Load(&cause)) {
     *error = "membership store " + path + ": " + cause;
@@ -127,7 +127,8 @@ std::unique_ptr<Store> Store::Open(const std::string& path, int busy_timeout_ms,
   return store;
 }
 
-Store::Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+Store::Store(sqlite3* db, std::string path, int busy_timeout_ms)
+    : db_(db), path_(std::move(path)), busy_timeout_ms_(busy_timeout_ms) {}
 
 Store::~Store() {
   for (sqlite3_stmt* statement :
@@ -237,22 +238,25 @@ bool Store::Step(sqlite3_stmt* statement) {
 }
 
 bool Store::RetryUnsaved() {
-  for (auto it = unsaved_.begin(); it != unsaved_.end(); it = unsaved_.erase(it)) {
-    if (!it->second()) return false;
+  if (unsaved_.empty()) return true;
+  // A lock still held fails at once; the next retry comes soon enough.
+  sqlite3_busy_timeout(db_, 0);
+  for (auto it = unsaved_.begin(); it != unsaved_.end();) {
+    it = it->second() ? unsaved_.erase(it) : std::next(it);
   }
-  return true;
+  sqlite3_busy_timeout(db_, busy_timeout_ms_);
+  return unsaved_.empty();
 }
 
 void Store::Write(Table table, std::string_view id, std::function<bool()> write) {
+  // While earlier writes are unsaved the file is known to be in trouble:
+  // this one does not wait out the busy timeout either.
+  bool in_trouble = !RetryUnsaved();
+  if (in_trouble) sqlite3_busy_timeout(db_, 0);
+  bool saved = write();
+  if (in_trouble) sqlite3_busy_timeout(db_, busy_timeout_ms_);
   auto key = std::make_pair(table, std::string(id));
-  // If the retry fails this write would too (the file is locked, full or
-  // read-only): keep it unsaved rather than wait out a second busy timeout.
-  if (!RetryUnsaved()) {
-    ++write_errors_;
-    unsaved_.insert_or_assign(std::move(key), std::move(write));
-    return;
-  }
-  if (write()) {
+  if (saved) {
     unsaved_.erase(key);  // superseded
   } else {
     unsaved_.insert_or_assign(std::move(key), std::move(write));

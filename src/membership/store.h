@@ -1,7 +1,8 @@
 // The membership index's SQLite store (WAL journal) in the data directory.
 //
-// Owner: the MembershipIndex that was given it, which calls it from the
-// router's thread only; the Store is not thread-safe. Each write is its own
+// Owner: the MembershipIndex that was given it. The Store is not thread-safe:
+// it is called under the router's mutex (from whichever shard thread
+// publishes, or serve's retry timer), and by serve after every shard stopped. Each write is its own
 // transaction, committed before the call returns. With journal_mode=WAL and
 // synchronous=NORMAL a committed transaction survives the process being killed
 // (SIGKILL); only an OS crash or power loss may lose the last ones.
@@ -74,13 +75,14 @@ class Store {
   // Moves out what Open() read; a second call returns an empty snapshot.
   StoreSnapshot TakeSnapshot();
 
-  // Writes, each of one row's whole state. They never throw. A failed write
-  // is rolled back, counted in write_errors(), described by last_error() and
+  // Writes, each of one row's whole state (a group with its members, a
+  // trainer, an encounter); no write touches another row. A failed write is
+  // rolled back, counted in write_errors(), described by last_error() and
   // kept as unsaved: every later write first retries what is unsaved, and so
   // does RetryUnsaved(). Only the newest state of a row is kept, so a retry
   // never writes an older state over a newer one. Until unsaved() is 0 the
   // file lags the in-memory index, and a restart would bring back the old
-  // memberships: the server reports itself not ready meanwhile.
+  // memberships; serve logs it and exports it as a metric.
   void SaveGroup(const StoredGroup& group);
   void DeleteGroup(std::string_view id);
   void SaveTrainer(const StoredTrainer& trainer);
@@ -95,12 +97,13 @@ class Store {
   const std::string& last_error() const { return last_error_; }
   // Rows whose newest state is not in the file yet.
   std::size_t unsaved() const { return unsaved_.size(); }
-  // Writes what is unsaved, oldest key first; stops at the first failure.
-  // Returns true when nothing is left unsaved.
+  // Tries once to write every unsaved row, without waiting for a lock held
+  // by another connection (the caller holds the router's mutex). Returns
+  // true when nothing is left unsaved.
   bool RetryUnsaved();
 
  private:
-  explicit Store(sqlite3* db, std::string path);
+  Store(sqlite3* db, std::string path, int busy_timeout_ms);
 
   bool Prepare(std::string* error);
   bool Load(std::string* error);
@@ -124,6 +127,7 @@ class Store {
 
   sqlite3* db_;
   std::string path_;
+  int busy_timeout_ms_;
   StoreSnapshot snapshot_;
   std::uint64_t write_count_ = 0;
   std::uint64_t write_errors_ = 0;
