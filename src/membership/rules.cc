@@ -145,9 +145,20 @@ std::optional<RuleMatch> MatchRule(std::string_view name) {
 
 bool InRestrictedFamily(std::string_view name) {
   std::string_view first = name.substr(0, name.find('.'));
-  return std::any_of(std::begin(kRuleSpecs), std::end(kRuleSpecs), [first](const RuleSpec& rule) {
-    return rule.audience != AudienceKind::kEveryone &&
-           rule.pattern.substr(0, rule.pattern.find('.')) == first;
+  // Whether a pattern's first segment can match `first`; a placeholder or
+  // `*` there would make every name a restricted row's.
+  auto first_matches = [first](std::string_view pattern) {
+    std::string_view head = pattern.substr(0, pattern.find('.'));
+    if (head == "*" || head.starts_with('{')) return true;
+    while (true) {
+      std::size_t bar = head.find('|');
+      if (head.substr(0, bar) == first) return true;
+      if (bar == std::string_view::npos) return false;
+      head.remove_prefix(bar + 1);
+    }
+  };
+  return std::any_of(std::begin(kRuleSpecs), std::end(kRuleSpecs), [&](const RuleSpec& rule) {
+    return rule.audience != AudienceKind::kEveryone && first_matches(rule.pattern);
   });
 }
 

@@ -44,5 +44,16 @@ TEST(RulesTest, AddingAFamilyIsOneRow) {
   EXPECT_FALSE(MatchRule("areas.a1.trainers.t1.moved"));  // not in the real table
 }
 
+TEST(RulesTest, RestrictedFamiliesAreThoseWithARestrictedRow) {
+  for (const char* name : {"groups.g.renamed", "regions.r.created", "trainers.t.updated",
+                           "encounters.e.updated", "groups", "regions.r.updated"}) {
+    EXPECT_TRUE(InRestrictedFamily(name)) << name;
+  }
+  for (const char* name :
+       {"users.u.achievements", "misc", "areas.a.created", "group.g.x", "groupsx.g.renamed", ""}) {
+    EXPECT_FALSE(InRestrictedFamily(name)) << name;
+  }
+}
+
 }  // namespace
 }  // namespace herald::membership

@@ -1,7 +1,7 @@
 """Integration-level checks of edges of DESIGN.md section 2: names no rule
 covers (dropped and counted by default, delivered to everyone with
---deliver-uncovered true unless their family has a restricted rule), the tombstone grace period, and a rejected publish
-batch teaching no membership."""
+--deliver-uncovered true unless their family has a restricted rule), the
+tombstone grace period, and a rejected publish batch teaching no membership."""
 
 import asyncio
 import json
