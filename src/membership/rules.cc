@@ -136,29 +136,23 @@ std::optional<RuleMatch> MatchCompiled(std::string_view name,
   return std::nullopt;
 }
 
+const std::vector<CompiledRule>& CompiledTable() {
+  static const std::vector<CompiledRule> kCompiled = CompileAll(kRuleSpecs);
+  return kCompiled;
+}
+
 }  // namespace
 
 std::optional<RuleMatch> MatchRule(std::string_view name) {
-  static const std::vector<CompiledRule> kCompiled = CompileAll(kRuleSpecs);
-  return MatchCompiled(name, kCompiled);
+  return MatchCompiled(name, CompiledTable());
 }
 
 bool InRestrictedFamily(std::string_view name) {
   std::string_view first = name.substr(0, name.find('.'));
-  // Whether a pattern's first segment can match `first`; a placeholder or
-  // `*` there would make every name a restricted row's.
-  auto first_matches = [first](std::string_view pattern) {
-    std::string_view head = pattern.substr(0, pattern.find('.'));
-    if (head == "*" || head.starts_with('{')) return true;
-    while (true) {
-      std::size_t bar = head.find('|');
-      if (head.substr(0, bar) == first) return true;
-      if (bar == std::string_view::npos) return false;
-      head.remove_prefix(bar + 1);
-    }
-  };
-  return std::any_of(std::begin(kRuleSpecs), std::end(kRuleSpecs), [&](const RuleSpec& rule) {
-    return rule.audience != AudienceKind::kEveryone && first_matches(rule.pattern);
+  const std::vector<CompiledRule>& rules = CompiledTable();
+  return std::any_of(rules.begin(), rules.end(), [first](const CompiledRule& rule) {
+    return rule.spec->audience != AudienceKind::kEveryone &&
+           SegmentMatches(rule.segments.front(), first);
   });
 }
 
