@@ -191,7 +191,7 @@ class Server {
   }
 
   // Membership writes that failed are retried every second, so that the
-  // database catches up (and /readyz recovers) without waiting for events.
+  // database catches up without waiting for events.
   void ArmMembershipRetry() {
     retry_timer_->expires_after(std::chrono::seconds(1));
     retry_timer_->async_wait([this](const boost::system::error_code& ec) {

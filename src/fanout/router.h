@@ -34,8 +34,8 @@ struct RouterStats {
   std::atomic<std::uint64_t> events_routed{0};
   // Events dropped for an empty audience, by membership::DropReason.
   std::array<std::atomic<std::uint64_t>, 16> audience_drops{};
-  // The membership store: failed writes, and rows not saved yet (while
-  // nonzero the server is not ready; see membership::Store).
+  // The membership store: failed write attempts, and rows not saved yet
+  // (see membership::Store).
   std::atomic<std::uint64_t> membership_write_errors{0};
   std::atomic<std::uint64_t> membership_unsaved{0};
 };

@@ -237,24 +237,26 @@ bool Store::Step(sqlite3_stmt* statement) {
   return rc == SQLITE_DONE;
 }
 
+bool Store::Attempt(const std::function<bool()>& write) {
+  // Once something is unsaved the file is known to be in trouble: a lock
+  // still held fails at once, and the next retry comes soon enough.
+  bool wait = unsaved_.empty();
+  if (!wait) sqlite3_busy_timeout(db_, 0);
+  bool committed = write();
+  if (!wait) sqlite3_busy_timeout(db_, busy_timeout_ms_);
+  return committed;
+}
+
 bool Store::RetryUnsaved() {
-  if (unsaved_.empty()) return true;
-  // A lock still held fails at once; the next retry comes soon enough.
-  sqlite3_busy_timeout(db_, 0);
   for (auto it = unsaved_.begin(); it != unsaved_.end();) {
-    it = it->second() ? unsaved_.erase(it) : std::next(it);
+    it = Attempt(it->second) ? unsaved_.erase(it) : std::next(it);
   }
-  sqlite3_busy_timeout(db_, busy_timeout_ms_);
   return unsaved_.empty();
 }
 
 void Store::Write(Table table, std::string_view id, std::function<bool()> write) {
-  // While earlier writes are unsaved the file is known to be in trouble:
-  // this one does not wait out the busy timeout either.
-  bool in_trouble = !RetryUnsaved();
-  if (in_trouble) sqlite3_busy_timeout(db_, 0);
-  bool saved = write();
-  if (in_trouble) sqlite3_busy_timeout(db_, busy_timeout_ms_);
+  RetryUnsaved();
+  bool saved = Attempt(write);
   auto key = std::make_pair(table, std::string(id));
   if (saved) {
     unsaved_.erase(key);  // superseded

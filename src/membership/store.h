@@ -2,8 +2,8 @@
 //
 // Owner: the MembershipIndex that was given it. The Store is not thread-safe:
 // it is called under the router's mutex (from whichever shard thread
-// publishes, or serve's retry timer), and by serve after every shard stopped. Each write is its own
-// transaction, committed before the call returns. With journal_mode=WAL and
+// publishes, or serve's retry timer), and by serve after every shard stopped.
+// Each write is its own transaction, committed before the call returns. With journal_mode=WAL and
 // synchronous=NORMAL a committed transaction survives the process being killed
 // (SIGKILL); only an OS crash or power loss may lose the last ones.
 //
@@ -118,6 +118,9 @@ class Store {
   // Runs `write` (one transaction; true if committed) after retrying what
   // is unsaved, and keeps it as the row's unsaved state if it fails.
   void Write(Table table, std::string_view id, std::function<bool()> write);
+  // Runs one write, waiting for another connection's lock only while
+  // nothing is unsaved.
+  bool Attempt(const std::function<bool()>& write);
   bool WriteGroup(const StoredGroup& group);
   bool WriteGroupDeletion(const std::string& id);
   bool WriteTrainer(const StoredTrainer& trainer);

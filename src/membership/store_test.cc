@@ -30,9 +30,9 @@ class StoreTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  std::unique_ptr<Store> OpenOrFail() {
+  std::unique_ptr<Store> OpenOrFail(int busy_timeout_ms = Store::kBusyTimeoutMs) {
     std::string error;
-    std::unique_ptr<Store> store = Store::Open(path_, &error);
+    std::unique_ptr<Store> store = Store::Open(path_, busy_timeout_ms, &error);
     EXPECT_TRUE(store) << error;
     return store;
   }
@@ -166,9 +166,8 @@ class WriteLock {
 TEST_F(StoreTest, FailedWritesAreRetriedAndNeverLostAcrossARestart) {
   const std::int64_t now_ms = 1'000'000;
   {
-    std::string error;
-    std::unique_ptr<Store> store = Store::Open(path_, /*busy_timeout_ms=*/10, &error);
-    ASSERT_TRUE(store) << error;
+    std::unique_ptr<Store> store = OpenOrFail(/*busy_timeout_ms=*/10);
+    ASSERT_TRUE(store);
     MembershipIndex index(IndexOptions{}, store.get());
     index.Apply("groups.g1.created", R"({"members":["alice","bob"]})", nullptr, now_ms);
     index.Apply("groups.g2.created", R"({"members":["carol"]})", nullptr, now_ms);
@@ -195,9 +194,8 @@ TEST_F(StoreTest, FailedWritesAreRetriedAndNeverLostAcrossARestart) {
 
 TEST_F(StoreTest, ANewerWriteOfTheSameRowSupersedesTheUnsavedOne) {
   const std::int64_t now_ms = 1'000'000;
-  std::string error;
-  std::unique_ptr<Store> store = Store::Open(path_, /*busy_timeout_ms=*/10, &error);
-  ASSERT_TRUE(store) << error;
+  std::unique_ptr<Store> store = OpenOrFail(/*busy_timeout_ms=*/10);
+  ASSERT_TRUE(store);
   {
     MembershipIndex index(IndexOptions{}, store.get());
     index.Apply("regions.r.trainers.t1.created", R"({"user":"alice"})", nullptr, now_ms);
